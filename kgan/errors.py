@@ -1,0 +1,9 @@
+"""Errors a user can cause and fix, kept apart from programming errors."""
+
+
+class UserError(ValueError):
+    """A bad setting, path or file that the user can fix.
+
+    `train.py` prints the message of a `UserError` as one line and exits
+    non-zero, so the message must name the offending value and the fix.
+    """
