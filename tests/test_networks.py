@@ -1,0 +1,121 @@
+"""Generator and discriminator shapes, ranges, layers and receptive fields."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kgan.errors import UserError
+from kgan.networks import (
+    build_discriminator,
+    build_generator,
+    describe_discriminator,
+    receptive_field,
+)
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 64, 3)])
+def test_generator_produces_the_image_shape_in_tanh_range(shape):
+    generator = build_generator(shape, latent_dim=8, filters=32, kernel_size=3)
+    images = generator(np.random.normal(size=(3, 8)) * 10, training=False)
+    assert images.shape == (3, *shape)
+    assert images.dtype == "float32"
+    assert np.all(np.abs(images) <= 1.0)
+
+
+def test_generator_follows_dcgan_layers():
+    generator = build_generator((28, 28, 1), latent_dim=8, filters=32)
+    kinds = [type(layer).__name__ for layer in generator.layers]
+    assert kinds.count("Conv2DTranspose") == 3  # one stride-1 block, two doublings
+    assert "Dropout" not in kinds
+    assert "UpSampling2D" not in kinds
+    assert kinds.count("LeakyReLU") == 3
+    assert generator.layers[-1].activation.__name__ == "tanh"
+    assert all(layer.name.startswith("generator") for layer in generator.layers)
+
+
+def test_upsample_conv_option_replaces_transposed_convolutions():
+    generator = build_generator((28, 28, 1), latent_dim=8, filters=32, upsample="upsample_conv")
+    kinds = [type(layer).__name__ for layer in generator.layers]
+    assert kinds.count("UpSampling2D") == 2
+    assert "Conv2DTranspose" not in kinds
+    assert generator.output_shape == (None, 28, 28, 1)
+
+
+def test_generator_options_relu_sigmoid_dropout():
+    generator = build_generator(
+        (28, 28, 1),
+        latent_dim=8,
+        filters=32,
+        activation="relu",
+        output_activation="sigmoid",
+        dropout=0.2,
+    )
+    kinds = [type(layer).__name__ for layer in generator.layers]
+    assert "ReLU" in kinds and "LeakyReLU" not in kinds
+    assert kinds.count("Dropout") == 2
+    images = generator(np.random.normal(size=(2, 8)), training=False)
+    assert np.all((images >= 0) & (images <= 1))
+
+
+def test_generator_rejects_sizes_it_cannot_produce():
+    with pytest.raises(UserError, match="--image_size=30"):
+        build_generator((30, 30, 1))
+
+
+def test_dcgan_discriminator_has_dropout_leaky_relu_and_one_logit():
+    discriminator = build_discriminator((28, 28, 1), filters=8)
+    kinds = [type(layer).__name__ for layer in discriminator.layers]
+    assert kinds.count("Conv2D") == 2 and kinds.count("Dropout") == 2
+    assert kinds.count("LeakyReLU") == 2
+    assert discriminator.output_shape == (None, 1)
+    assert "one logit" in describe_discriminator(discriminator)
+
+
+@pytest.mark.parametrize("patch_layers, size", [(1, 14), (2, 7)])
+def test_patchgan_outputs_a_map_of_logits(patch_layers, size):
+    discriminator = build_discriminator(
+        (28, 28, 1), filters=8, head="patchgan", patch_layers=patch_layers
+    )
+    assert discriminator(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, size, size, 1)
+    assert f"{size}x{size} logits" in describe_discriminator(discriminator)
+
+
+def test_patchgan_rejects_a_single_patch():
+    with pytest.raises(UserError, match="--patch_layers=5"):
+        build_discriminator((28, 28, 1), head="patchgan", patch_layers=5)
+
+
+def test_receptive_field_formula():
+    assert receptive_field([(3, 1)]) == 3
+    assert receptive_field([(4, 2), (4, 2), (4, 1)]) == 22
+    assert receptive_field([(5, 2), (5, 2), (5, 1)]) == 29
+
+
+def test_reported_receptive_field_matches_the_gradient_support():
+    # The input pixels that can move one central logit are its receptive field.
+    keras.utils.set_random_seed(0)
+    discriminator = build_discriminator(
+        (64, 64, 1), filters=4, kernel_size=3, dropout=0.0, head="patchgan", patch_layers=2
+    )
+    images = tf.random.normal((1, 64, 64, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        logits = discriminator(images)
+        centre = logits[0, 8, 8, 0]
+    grad = tape.gradient(centre, images)[0, :, :, 0].numpy()
+    rows = np.nonzero(np.any(grad != 0, axis=1))[0]
+    cols = np.nonzero(np.any(grad != 0, axis=0))[0]
+    assert rows.max() - rows.min() + 1 == discriminator.receptive_field
+    assert cols.max() - cols.min() + 1 == discriminator.receptive_field
+
+
+def test_discriminator_logits_are_float32_under_mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        discriminator = build_discriminator((28, 28, 1), filters=8)
+        generator = build_generator((28, 28, 1), latent_dim=8, filters=16)
+        assert discriminator(np.zeros((1, 28, 28, 1), np.float32)).dtype == "float32"
+        assert generator(np.zeros((1, 8), np.float32)).dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
