@@ -1,0 +1,344 @@
+"""The GAN model: a `keras.Model` whose `train_step` plays both sides.
+
+Override points, the whole list, for subclasses that change the method
+(each has a docstring below and `examples/` shows them in use):
+
+| method                   | default                                            |
+|--------------------------|----------------------------------------------------|
+| `unpack(data)`           | images from a batch (labels, if any, are dropped)   |
+| `sample_latents(n)`      | standard normal `(n, latent_dim)`                   |
+| `generate(z, c, training)`     | `generator(z)`, or `generator([z, c])`        |
+| `discriminate(x, c, training)` | `discriminator(x)`, or `discriminator([x, c])` |
+| `real_targets(logits)`   | 1, smoothed to [1-s, 1], flipped with prob p        |
+| `fake_targets(logits)`   | 0, smoothed to [0, s], flipped with prob p          |
+| `discriminator_loss(...)`| non-saturating BCE on real plus BCE on fake         |
+| `generator_loss(logits)` | non-saturating `-log D(G(z))`                       |
+| `gradient_penalty(x, g, c)` | none (WGAN-GP adds one)                          |
+| `d_steps`                | one discriminator update per generator update       |
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kgan import losses
+
+
+def _num_replicas():
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other by `fit`.
+
+    Each `train_step` (Goodfellow et al. 2014; Radford et al. 2015):
+
+    1. samples latents and generates ONE fake batch, recorded on the
+       generator's tape;
+    2. updates the discriminator on an all-real batch and an all-fake batch,
+       two separate forward passes (BatchNorm never mixes their statistics),
+       with label flipping and smoothing applied to its targets only;
+    3. updates the generator with the non-saturating loss through the
+       freshly updated discriminator, reusing the fake batch of step 1 (as
+       the PyTorch DCGAN example does), so the generator runs forward once.
+
+    Label noise lives in non-trainable variables (`label_flip`,
+    `label_smoothing`) that callbacks may assign without retracing. All
+    randomness comes from `seed_generator`, owned by the model.
+
+    Args:
+        generator: maps latents `(B, latent_dim)` to images `(B, H, W, C)`.
+        discriminator: maps images to logits `(B, 1)` or `(B, N, N, 1)`.
+        latent_dim: size of the latent vector; read from the generator if None.
+        label_flip: fraction of D's targets swapped, per image.
+        label_smoothing: `s`: real targets drawn from [1-s, 1], fake from [0, s].
+        one_sided_smoothing: keep fake targets at 0 (Salimans et al. 2016).
+        separate_batches: False feeds D one concatenated real+fake batch
+            (for ablations; the default keeps them apart).
+        d_steps: discriminator updates per generator update.
+        seed: seed of the model's `SeedGenerator`.
+
+    Example:
+
+    >>> gan = GAN(generator, discriminator, label_flip=0.1)
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> gan.fit(images, epochs=5)
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim=None,
+        label_flip=0.1,
+        label_smoothing=0.0,
+        one_sided_smoothing=False,
+        separate_batches=True,
+        d_steps=1,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        # === Networks ===
+        self.generator = generator
+        self.discriminator = discriminator
+        latents_shape = generator.input_shape
+        if isinstance(latents_shape, list):
+            latents_shape = latents_shape[0]
+        self.latent_dim = int(latent_dim or latents_shape[-1])
+
+        # === Settings ===
+        self.one_sided_smoothing = bool(one_sided_smoothing)
+        self.separate_batches = bool(separate_batches)
+        self.d_steps = int(d_steps)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed_generator")
+        self.label_flip = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(label_flip),
+            trainable=False,
+            dtype="float32",
+            name="label_flip",
+        )
+        self.label_smoothing = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(label_smoothing),
+            trainable=False,
+            dtype="float32",
+            name="label_smoothing",
+        )
+
+        # === Trackers ===
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_acc_tracker = keras.metrics.Mean(name="d_real_acc")
+        self.d_fake_acc_tracker = keras.metrics.Mean(name="d_fake_acc")
+        self.d_grad_norm_tracker = keras.metrics.Mean(name="d_grad_norm")
+        self.g_grad_norm_tracker = keras.metrics.Mean(name="g_grad_norm")
+        self.label_flip_tracker = keras.metrics.Mean(name="label_flip")
+        self.label_smoothing_tracker = keras.metrics.Mean(name="label_smoothing")
+        # Both networks are built functional models: nothing left to build.
+        self.built = True
+
+    @property
+    def metrics(self):
+        # Listed here so Keras resets them at each epoch start.
+        return [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.d_real_acc_tracker,
+            self.d_fake_acc_tracker,
+            self.d_grad_norm_tracker,
+            self.g_grad_norm_tracker,
+            self.label_flip_tracker,
+            self.label_smoothing_tracker,
+        ]
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Configures the two optimizers; other kwargs go to `Model.compile`.
+
+        Args:
+            d_optimizer: the discriminator's optimizer (default Adam 2e-4, 0.5).
+            g_optimizer: the generator's optimizer (default Adam 2e-4, 0.5).
+            **kwargs: e.g. `jit_compile`, `steps_per_execution`, `run_eagerly`.
+        """
+        # optimizer=None: Keras would otherwise add an unused RMSprop.
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = self._prepare_optimizer(d_optimizer, "d_optimizer")
+        self.g_optimizer = self._prepare_optimizer(g_optimizer, "g_optimizer")
+        # Built now, so checkpoints can be restored before the first step.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _prepare_optimizer(self, optimizer, name):
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5, name=name)
+        # Only Model.optimizer is loss-scaled automatically under float16.
+        compute_dtype = self.generator.dtype_policy.compute_dtype
+        if compute_dtype == "float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{name}_loss_scale")
+        return optimizer
+
+    def call(self, inputs, training=False):
+        """Generates images from latents (or `[latents, labels]`)."""
+        return self.generator(inputs, training=training)
+
+    def sample(self, latents, conditions=None):
+        """Images for snapshots, evaluation and export (inference mode)."""
+        return self.generate(latents, conditions, training=False)
+
+    # === Override points ===
+
+    def unpack(self, data):
+        """Splits a batch from the dataset into `(images, conditions)`.
+
+        The default trains unconditionally: a `(images, labels)` batch keeps
+        only the images and `conditions` is None. A conditional GAN returns
+        the labels as conditions.
+        """
+        if isinstance(data, (tuple, list)):
+            return data[0], None
+        return data, None
+
+    def sample_latents(self, batch_size):
+        """Returns `(batch_size, latent_dim)` standard normal latents."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def generate(self, latents, conditions=None, training=False):
+        """Runs the generator; conditions, if any, go in as a second input."""
+        if conditions is None:
+            return self.generator(latents, training=training)
+        return self.generator([latents, conditions], training=training)
+
+    def discriminate(self, images, conditions=None, training=False):
+        """Runs the discriminator; conditions, if any, go in as a second input."""
+        if conditions is None:
+            return self.discriminator(images, training=training)
+        return self.discriminator([images, conditions], training=training)
+
+    def real_targets(self, real_logits):
+        """D's targets for real images: 1, smoothed and flipped per image."""
+        return self._noisy_targets(real_logits, real=True)
+
+    def fake_targets(self, fake_logits):
+        """D's targets for generated images: 0, smoothed and flipped per image."""
+        return self._noisy_targets(fake_logits, real=False)
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets, fake_targets):
+        """D's loss on this replica's batch; default: non-saturating BCE."""
+        return losses.nonsaturating_discriminator_loss(
+            real_logits, fake_logits, real_targets, fake_targets
+        )
+
+    def generator_loss(self, fake_logits):
+        """G's loss on this replica's batch; default: non-saturating BCE."""
+        return losses.nonsaturating_generator_loss(fake_logits)
+
+    def gradient_penalty(self, real_images, fake_images, conditions=None):
+        """A regulariser added to D's loss inside its tape; None for none."""
+        return None
+
+    # === The step ===
+
+    def train_step(self, data):
+        real, conditions = self.unpack(data)
+        batch_size = ops.shape(real)[0]
+
+        # Extra critic updates (WGAN-style), each on a fresh fake batch.
+        for _ in range(self.d_steps - 1):
+            fake = self.generate(self.sample_latents(batch_size), conditions, training=True)
+            self._discriminator_update(real, ops.stop_gradient(fake), conditions)
+
+        latents = self.sample_latents(batch_size)
+        with tf.GradientTape() as g_tape:
+            # The step's one fake batch; G's tape keeps it for G's update.
+            fake = self.generate(latents, conditions, training=True)
+
+            # Train D: stop_gradient, so D's update never computes into G.
+            with g_tape.stop_recording():
+                d_loss, real_logits, fake_logits, d_norm = self._discriminator_update(
+                    real, ops.stop_gradient(fake), conditions
+                )
+
+            # Train G through the updated D, on the same fake batch.
+            g_loss = self.generator_loss(self.discriminate(fake, conditions, training=True))
+            g_scaled = self.g_optimizer.scale_loss(g_loss / _num_replicas())
+        g_vars = self.generator.trainable_variables
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        g_norm = self._gradient_norm(g_grads, self.g_optimizer)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
+
+        # Trackers hold per-replica means; Keras averages them over replicas.
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_acc_tracker.update_state(losses.real_accuracy(real_logits))
+        self.d_fake_acc_tracker.update_state(losses.fake_accuracy(fake_logits))
+        self.d_grad_norm_tracker.update_state(d_norm)
+        self.g_grad_norm_tracker.update_state(g_norm)
+        self.label_flip_tracker.update_state(self.label_flip)
+        self.label_smoothing_tracker.update_state(self.label_smoothing)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _discriminator_update(self, real, fake, conditions):
+        """One D update; returns its loss, logits and gradient norm."""
+        with tf.GradientTape() as tape:
+            if self.separate_batches:
+                real_logits = self.discriminate(real, conditions, training=True)
+                fake_logits = self.discriminate(fake, conditions, training=True)
+            else:
+                both = ops.concatenate([real, fake], axis=0)
+                both_conditions = (
+                    None if conditions is None else ops.concatenate([conditions, conditions], 0)
+                )
+                logits = self.discriminate(both, both_conditions, training=True)
+                real_logits, fake_logits = ops.split(logits, 2, axis=0)
+            d_loss = self.discriminator_loss(
+                real_logits,
+                fake_logits,
+                self.real_targets(real_logits),
+                self.fake_targets(fake_logits),
+            )
+            penalty = self.gradient_penalty(real, fake, conditions)
+            if penalty is not None:
+                d_loss = d_loss + penalty
+            # Gradients are summed over replicas: scale hand-written losses.
+            d_scaled = self.d_optimizer.scale_loss(d_loss / _num_replicas())
+        d_vars = self.discriminator.trainable_variables
+        d_grads = tape.gradient(d_scaled, d_vars)
+        d_norm = self._gradient_norm(d_grads, self.d_optimizer)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
+        return d_loss, real_logits, fake_logits, d_norm
+
+    def _noisy_targets(self, logits, real):
+        """Per-image targets with smoothing and flipping, broadcast to `logits`."""
+        batch_size = ops.shape(logits)[0]
+        s = self.label_smoothing
+        p = self.label_flip
+        high = 1.0 - s * keras.random.uniform((batch_size,), seed=self.seed_generator)
+        if self.one_sided_smoothing:
+            low = ops.zeros((batch_size,))
+        else:
+            low = s * keras.random.uniform((batch_size,), seed=self.seed_generator)
+        own, other = (high, low) if real else (low, high)
+        flip = keras.random.uniform((batch_size,), seed=self.seed_generator) < p
+        targets = ops.where(flip, other, own)
+        # (B,) -> (B, 1, ..., 1): one target per image, shared by its patches.
+        broadcast_shape = [batch_size] + [1] * (len(logits.shape) - 1)
+        return ops.cast(ops.reshape(targets, broadcast_shape), logits.dtype)
+
+    def _gradient_norm(self, grads, optimizer):
+        """Global norm of the unscaled gradients of one replica's loss."""
+        norm = tf.linalg.global_norm([ops.cast(g, "float32") for g in grads if g is not None])
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            norm = norm / ops.cast(optimizer.dynamic_scale, "float32")
+        # Undo the 1/replicas loss scaling: this is the replica's own norm.
+        return norm * _num_replicas()
+
+    # === Serialisation ===
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            generator=keras.saving.serialize_keras_object(self.generator),
+            discriminator=keras.saving.serialize_keras_object(self.discriminator),
+            latent_dim=self.latent_dim,
+            label_flip=float(ops.convert_to_numpy(self.label_flip)),
+            label_smoothing=float(ops.convert_to_numpy(self.label_smoothing)),
+            one_sided_smoothing=self.one_sided_smoothing,
+            separate_batches=self.separate_batches,
+            d_steps=self.d_steps,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        return cls(**config)
