@@ -1,0 +1,75 @@
+"""Shared fixtures: tiny configs, tiny networks, synthetic and real data."""
+
+import gzip
+import os
+import struct
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The real MNIST t10k split, kept beside the repository (never copied in).
+SHARED_MNIST = os.path.join(os.path.dirname(REPO), "shared", "data", "mnist")
+
+
+def write_idx(path, array):
+    """Writes `array` (uint8) as an IDX file, gzipped if `path` ends in .gz."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += b"".join(struct.pack(">I", d) for d in array.shape)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+@pytest.fixture
+def idx_folder(tmp_path):
+    """An MNIST-format folder: 96 train and 32 t10k 28x28 images with labels."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 96), ("t10k", 32)):
+        write_idx(
+            str(tmp_path / f"{split}-images-idx3-ubyte.gz"),
+            rng.integers(0, 256, (count, 28, 28)),
+        )
+        write_idx(str(tmp_path / f"{split}-labels-idx1-ubyte.gz"), np.arange(count) % 10)
+    return str(tmp_path)
+
+
+@pytest.fixture
+def mnist_dir():
+    """The real MNIST t10k files; tests that need them skip when absent."""
+    if not os.path.exists(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
+        pytest.skip(f"real MNIST files not found at {SHARED_MNIST}")
+    return SHARED_MNIST
+
+
+def tiny_config(**overrides):
+    """A Config small enough to train a few steps in about a second."""
+    from kgan.config import Config
+
+    values = dict(
+        latent_dim=8,
+        batch_size=8,
+        g_filters=16,
+        d_filters=8,
+        g_kernel_size=3,
+        d_kernel_size=3,
+        epochs=1,
+        steps_per_epoch=2,
+        num_samples=4,
+    )
+    values.update(overrides)
+    return Config(**values)
+
+
+@pytest.fixture
+def tiny_gan():
+    """A compiled tiny GAN on 28x28x1 images, seeded."""
+    import keras
+
+    from kgan.training import build_gan
+
+    keras.utils.set_random_seed(0)
+    return build_gan(tiny_config(), (28, 28, 1))
