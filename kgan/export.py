@@ -1,0 +1,95 @@
+"""Exports a generator as a TensorFlow SavedModel with a `serve` endpoint.
+
+The contract every kgan tool relies on (and any other generator can meet):
+`tf.saved_model.load(path).serve(z)` maps float32 latents `(B, latent_dim)`
+to float32 images `(B, H, W, C)` in [-1, 1]. A conditional generator's
+endpoint takes `(z, labels)` with int32 labels `(B,)`.
+"""
+
+import os
+import shutil
+import uuid
+
+import keras
+import tensorflow as tf
+
+from kgan.errors import UserError
+from kgan.quiet import quiet_info_logs
+
+
+def export_generator(generator, path, value_range=(-1.0, 1.0)):
+    """Writes `generator` to `path` as a SavedModel, atomically.
+
+    The SavedModel is written under a temporary name beside `path` and
+    renamed into place, so a crash never leaves a half-written export where
+    a good one is expected.
+
+    Args:
+        generator: a Keras model from latents (and labels) to images.
+        path: the SavedModel folder to (re)place.
+        value_range: the generator's output range; `(0, 1)` (sigmoid) is
+            mapped to [-1, 1] in the endpoint so the contract holds.
+
+    Returns:
+        `path`.
+
+    Example:
+
+    >>> export_generator(gan.generator, "run/generator")
+    >>> tf.saved_model.load("run/generator").serve(tf.random.normal([16, 100]))
+    """
+    low, high = value_range
+    inputs = generator.inputs
+    latent_spec = tf.TensorSpec((None, inputs[0].shape[-1]), tf.float32, name="latents")
+
+    def to_contract(images):
+        images = tf.cast(images, tf.float32)
+        return (images - low) / (high - low) * 2.0 - 1.0
+
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    temporary = os.path.join(parent, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        # Tracing and writing a SavedModel logs a dozen INFO lines.
+        with quiet_info_logs():
+            archive = keras.export.ExportArchive()
+            archive.track(generator)
+            if len(inputs) == 1:
+                archive.add_endpoint(
+                    "serve",
+                    lambda latents: to_contract(generator(latents, training=False)),
+                    input_signature=[latent_spec],
+                )
+            else:
+                archive.add_endpoint(
+                    "serve",
+                    lambda latents, labels: to_contract(
+                        generator([latents, labels], training=False)
+                    ),
+                    input_signature=[latent_spec, tf.TensorSpec((None,), tf.int32, name="labels")],
+                )
+            os.makedirs(parent, exist_ok=True)
+            archive.write_out(temporary, verbose=False)
+    except OSError as e:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise UserError(
+            f"cannot write the generator to {path} ({e.strerror or e}); free disk space or "
+            "choose a writable --out_dir. Earlier exports and checkpoints are untouched."
+        ) from None
+    replace_folder(temporary, path)
+    return path
+
+
+def replace_folder(source, target):
+    """Moves folder `source` to `target`, replacing it with at most a rename gap.
+
+    An existing `target` is first renamed aside and deleted only once
+    `source` is in place.
+    """
+    old = None
+    if os.path.exists(target):
+        old = f"{target}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, old)
+    os.replace(source, target)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
