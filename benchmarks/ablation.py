@@ -1,0 +1,268 @@
+"""The technique table: what each trick of the mission buys, over seeds.
+
+Every setting changes one thing from kgan's defaults and trains under one
+fixed budget of steps (a step budget, not wall-clock: the table does not
+depend on what else the machine is doing), on MNIST and Fashion-MNIST, for
+several seeds. A run succeeds when its FCD falls below `--success_factor`
+times the dataset's real-data floor AND all 10 classes are covered. Failed
+runs are labelled with what `GANHealthMonitor` named during training.
+
+    python benchmarks/ablation.py                          # everything (hours)
+    python benchmarks/ablation.py --settings=defaults,flip_0 --seeds=3
+    python benchmarks/ablation.py --report_only            # table and plot only
+
+Results append to benchmarks/results/ablation.jsonl (a rerun skips finished
+runs); the table goes to ablation.md and the plot to ablation.png.
+"""
+
+import collections
+import os
+import statistics
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from benchmarks.common import RESULTS, append_result, load_results  # noqa: E402
+from benchmarks.time_to_quality import DATASETS  # noqa: E402
+
+# name -> (technique, Config overrides). Names state the value tried.
+SETTINGS = {
+    "defaults": ("kgan defaults", {}),
+    "mixed_batches": ("real/fake batches", {"separate_batches": False}),
+    "flip_0": ("label flipping", {"label_flip": 0.0}),
+    "flip_0.05": ("label flipping", {"label_flip": 0.05}),
+    "flip_0.1": ("label flipping", {"label_flip": 0.1}),
+    "flip_0.2": ("label flipping", {"label_flip": 0.2}),
+    "smoothing_0": ("label smoothing", {"label_smoothing": 0.0}),
+    "smoothing_0.1_two_sided": (
+        "label smoothing",
+        {"label_smoothing": 0.1, "one_sided_smoothing": False},
+    ),
+    "smoothing_0.1_one_sided": (
+        "label smoothing",
+        {"label_smoothing": 0.1, "one_sided_smoothing": True},
+    ),
+    "d_dropout_off": ("dropout in D", {"d_dropout": 0.0}),
+    "d_dropout_0.3": ("dropout in D", {"d_dropout": 0.3}),
+    "g_dropout_off": ("dropout in G", {"g_dropout": 0.0}),
+    "g_dropout_0.3": ("dropout in G", {"g_dropout": 0.3}),
+    "conv_transpose": ("upsampling", {"upsample": "conv_transpose"}),
+    "upsample_conv": ("upsampling", {"upsample": "upsample_conv"}),
+    "tanh": ("output activation", {"g_output": "tanh"}),
+    "sigmoid": ("output activation", {"g_output": "sigmoid"}),
+    "leaky_relu": ("activation", {"g_activation": "leaky_relu", "d_activation": "leaky_relu"}),
+    "relu": ("activation", {"g_activation": "relu", "d_activation": "relu"}),
+    "beta1_0.5": ("Adam beta_1", {"beta_1": 0.5}),
+    "beta1_0.9": ("Adam beta_1", {"beta_1": 0.9}),
+    **{
+        f"lr_{lr}": ("learning rate (G and D)", {"g_lr": float(lr), "d_lr": float(lr)})
+        for lr in ("5e-5", "1e-4", "1.5e-4", "2e-4", "5e-4", "1e-3")
+    },
+    "dcgan_head": ("discriminator head", {"discriminator": "dcgan"}),
+    "patchgan_head": ("discriminator head", {"discriminator": "patchgan"}),
+    "schedule_constant": ("label-noise schedule", {"label_noise_schedule": "constant"}),
+    "schedule_linear": ("label-noise schedule", {"label_noise_schedule": "linear"}),
+    "schedule_step": ("label-noise schedule", {"label_noise_schedule": "step"}),
+    "ema_off": ("generator EMA", {"ema": 0.0}),
+    "ema_0.999": ("generator EMA", {"ema": 0.999}),
+}
+
+flags.DEFINE_list("settings", list(SETTINGS), "Settings to run (keys of SETTINGS).")
+flags.DEFINE_list("datasets", list(DATASETS), "Datasets (keys of DATASETS).")
+flags.DEFINE_integer("seeds", 3, "Seeds per setting (0 .. seeds-1).")
+flags.DEFINE_integer("default_seeds", 10, "Seeds for the `defaults` setting.")
+flags.DEFINE_integer("steps", 1500, "Training steps per run (the fixed budget).")
+flags.DEFINE_integer("epoch_steps", 250, "Steps per epoch (schedules act at epoch starts).")
+flags.DEFINE_integer("num_samples", 2000, "Generated images per score.")
+flags.DEFINE_float("success_factor", 10.0, "Success: FCD below this many times the floor.")
+flags.DEFINE_string("out", os.path.join(RESULTS, "ablation.jsonl"), "Results file.")
+flags.DEFINE_bool("report_only", False, "Only rebuild the table and plot from the results.")
+FLAGS = flags.FLAGS
+
+
+def config_for(setting, dataset, seed):
+    import dataclasses
+
+    from kgan.config import Config
+
+    fields = {f.name for f in dataclasses.fields(Config)}
+    overrides = {k: v for k, v in SETTINGS[setting][1].items() if k in fields}
+    return Config(
+        dataset=DATASETS[dataset],
+        seed=seed,
+        steps_per_epoch=FLAGS.epoch_steps,
+        label_noise_decay_epochs=max(FLAGS.steps // FLAGS.epoch_steps // 2, 1),
+        **overrides,
+    )
+
+
+def same_as_defaults(setting):
+    """True when a setting's value is kgan's default: its runs are the defaults' runs."""
+    return setting != "defaults" and config_for(setting, "mnist", 0) == config_for(
+        "defaults", "mnist", 0
+    )
+
+
+def run(setting, dataset, seed):
+    import json
+    import tempfile
+
+    from benchmarks.budget import train_kgan
+    from kgan.callbacks import GANHealthMonitor
+    from kgan.evaluation import evaluate_generator
+    from kgan.evaluation.generators import Generator
+
+    config = config_for(setting, dataset, seed)
+    with tempfile.TemporaryDirectory() as out_dir:
+        monitor = GANHealthMonitor(out_dir=out_dir, on_failure="warn")
+
+        def score(sample_fn):
+            generator = Generator(lambda z, c=None: sample_fn(z), config.latent_dim, False, setting)
+            return evaluate_generator(
+                generator, config.dataset, num_samples=FLAGS.num_samples, seed=0
+            )
+
+        marks, _ = train_kgan(config, [FLAGS.steps], score, unit="steps", callbacks=[monitor])
+        findings_path = os.path.join(out_dir, "health.jsonl")
+        findings = []
+        if os.path.exists(findings_path):
+            with open(findings_path) as f:
+                findings = [json.loads(line)["failure"] for line in f if line.strip()]
+    mark = marks[-1]
+    return {
+        "seconds": mark.seconds,
+        "steps": mark.steps,
+        "health": sorted(set(findings)),
+        **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
+    }
+
+
+def succeeded(record, floor):
+    fcd = record.get("fcd")
+    return (
+        fcd is not None
+        and fcd == fcd  # not NaN
+        and fcd < FLAGS.success_factor * floor
+        and record.get("classes_covered") == 10
+    )
+
+
+def report(records, floors):
+    groups = collections.defaultdict(list)
+    for r in records:
+        groups[(r["setting"], r["dataset"])].append(r)
+    lines = [
+        f"Success: FCD < {FLAGS.success_factor:g}x the dataset's real-data floor and all 10 "
+        f"classes covered, after {FLAGS.steps} steps.",
+        "",
+        "| technique | setting | dataset | seeds | success | median FCD (x floor) "
+        "| FCD range (x floor) | failures named by the health monitor |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        for dataset in DATASETS:
+            key = ("defaults" if same_as_defaults(setting) else setting, dataset)
+            rows = groups.get(key)
+            if not rows:
+                continue
+            floor = floors[dataset]
+            fcds = [r["fcd"] / floor for r in rows if r.get("fcd") is not None]
+            wins = sum(succeeded(r, floor) for r in rows)
+            named = collections.Counter(
+                name for r in rows if not succeeded(r, floor) for name in r["health"] or ["none"]
+            )
+            label = (
+                f"{setting} (default)"
+                if key[0] == "defaults" and setting != "defaults"
+                else setting
+            )
+            lines.append(
+                f"| {SETTINGS[setting][0]} | {label} | {dataset} | {len(rows)} | "
+                f"{wins}/{len(rows)} | {statistics.median(fcds):.1f} | "
+                f"{min(fcds):.1f} - {max(fcds):.1f} | "
+                f"{', '.join(f'{k} x{v}' for k, v in sorted(named.items())) or '-'} |"
+            )
+    text = "\n".join(["# Technique table", "", *lines, ""])
+    with open(os.path.join(RESULTS, "ablation.md"), "w") as f:
+        f.write(text)
+    print(text)
+    _plot(groups, floors)
+
+
+def _plot(groups, floors):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install matplotlib)")
+        return
+    settings = [s for s in SETTINGS if any((s, d) in groups for d in DATASETS)]
+    # Settings equal to the defaults are plotted once, as `defaults`.
+    fig, ax = plt.subplots(figsize=(12, 0.3 * len(settings) + 1.5))
+    for offset, dataset, marker in zip((-0.15, 0.15), DATASETS, "os", strict=True):
+        for i, setting in enumerate(settings):
+            rows = groups.get((setting, dataset), [])
+            values = [r["fcd"] / floors[dataset] for r in rows if r.get("fcd") is not None]
+            ax.scatter(
+                values,
+                [i + offset] * len(values),
+                marker=marker,
+                alpha=0.6,
+                color="C0" if dataset == "mnist" else "C1",
+                label=dataset if i == 0 else None,
+            )
+    ax.axvline(FLAGS.success_factor, color="grey", linestyle="--", label="success threshold")
+    ax.set_yticks(range(len(settings)), settings)
+    ax.set_xscale("log")
+    ax.set_xlabel("FCD / real-data floor (lower is better)")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, "ablation.png"), dpi=100)
+
+
+def main(argv):
+    del argv
+    from kgan.evaluation import real_floor
+    from kgan.quiet import import_tensorflow
+
+    import_tensorflow()
+    done = {(r["setting"], r["dataset"], r["seed"]) for r in load_results(FLAGS.out)}
+    if not FLAGS.report_only:
+        for dataset in FLAGS.datasets:
+            for setting in FLAGS.settings:
+                seeds = FLAGS.default_seeds if setting == "defaults" else FLAGS.seeds
+                if same_as_defaults(setting):
+                    continue  # reported from the defaults' runs
+                for seed in range(seeds):
+                    if (setting, dataset, seed) in done:
+                        continue
+                    record = run(setting, dataset, seed)
+                    append_result(
+                        FLAGS.out,
+                        {
+                            "benchmark": "ablation",
+                            "setting": setting,
+                            "dataset": dataset,
+                            "seed": seed,
+                            "budget_steps": FLAGS.steps,
+                            **record,
+                        },
+                    )
+                    print(
+                        f"{dataset} {setting} seed {seed}: FCD {record.get('fcd')}, "
+                        f"classes {record.get('classes_covered')}, health {record['health']}",
+                        flush=True,
+                    )
+    records = [r for r in load_results(FLAGS.out) if r["budget_steps"] == FLAGS.steps]
+    floors = {d: real_floor(DATASETS[d])["fcd"] for d in sorted({r["dataset"] for r in records})}
+    report(records, floors)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,158 @@
+"""Training under a budget, scored at marks: the engine of the quality benchmarks.
+
+`train_kgan` and `train_tutorial` train one recipe until a budget (wall-clock
+seconds or steps) runs out and call `score(sample_fn)` at each mark. The
+clock stops while scoring, so scoring never eats into the training budget.
+"""
+
+import dataclasses
+import time
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Mark:
+    """One scored point of a run."""
+
+    seconds: float  # training wall-clock seconds so far (scoring excluded)
+    steps: int  # training steps so far
+    scores: dict  # whatever `score` returned
+    samples: object = None  # uint8 grid of the fixed latents, if asked for
+
+
+class _Budget:
+    """Tracks training time (minus scoring time), steps, and the next mark."""
+
+    def __init__(self, marks, unit):
+        self.marks = sorted(marks)
+        self.unit = unit  # "seconds" or "steps"
+        self.start = time.perf_counter()
+        self.paused = 0.0
+        self.steps = 0
+        self.results = []
+
+    def seconds(self):
+        return time.perf_counter() - self.start - self.paused
+
+    def due(self):
+        value = self.seconds() if self.unit == "seconds" else self.steps
+        return bool(self.marks) and value >= self.marks[0]
+
+    def record(self, score, sample_fn, grid_fn):
+        began = time.perf_counter()
+        seconds = self.seconds()
+        scores = score(sample_fn)
+        grid = grid_fn(sample_fn) if grid_fn else None
+        self.results.append(Mark(seconds, self.steps, scores, grid))
+        self.marks.pop(0)
+        self.paused += time.perf_counter() - began
+
+    @property
+    def done(self):
+        return not self.marks
+
+
+def sample_grid(sample_fn, latent_dim, count=64, seed=1234, value_range=(-1.0, 1.0)):
+    """A uint8 grid of `count` samples from fixed latents."""
+    from kgan.images import make_grid, to_uint8
+
+    latents = np.random.default_rng(seed).standard_normal((count, latent_dim)).astype("float32")
+    return make_grid(to_uint8(np.asarray(sample_fn(latents)), value_range))
+
+
+def train_kgan(
+    config,
+    marks,
+    score,
+    unit="seconds",
+    gan_class=None,
+    callbacks=(),
+    grids=False,
+):
+    """Trains kgan's recipe for `config` and scores it at each mark.
+
+    Args:
+        config: a `kgan.config.Config` (dataset, networks, techniques).
+        marks: increasing budgets at which to score; the last ends the run.
+        score: `score(sample_fn) -> dict`, with `sample_fn(latents) -> images`
+            in [-1, 1].
+        unit: `"seconds"` of training wall-clock, or `"steps"`.
+        gan_class: a `kgan.GAN` subclass, default `kgan.GAN`.
+        callbacks: extra Keras callbacks (e.g. a health monitor).
+        grids: also keep a sample grid at each mark.
+
+    Returns:
+        `(marks, gan)`: a list of `Mark` and the trained model.
+    """
+    import keras
+
+    from kgan.data import load_source, make_dataset
+    from kgan.gan import GAN
+    from kgan.training import build_gan, value_range
+
+    keras.utils.set_random_seed(config.seed)
+    source = load_source(config.dataset, config.data_dir, config.image_size)
+    dataset, steps_per_epoch = make_dataset(
+        source, config.batch_size, seed=config.seed, output=config.g_output
+    )
+    gan = build_gan(config, source.image_shape, gan_class=gan_class or GAN)
+    low, high = value_range(config)
+
+    def sample_fn(latents):
+        images = np.asarray(gan.sample(latents))
+        return (images - low) / (high - low) * 2.0 - 1.0
+
+    def grid_fn(fn):
+        return sample_grid(fn, config.latent_dim)
+
+    budget = _Budget(marks, unit)
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            budget.steps += config.steps_per_execution
+            if budget.due():
+                budget.record(score, sample_fn, grid_fn if grids else None)
+            if budget.done:
+                self.model.stop_training = True
+
+    budget.start = time.perf_counter()
+    gan.fit(
+        dataset,
+        epochs=10**6,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[Clock(), *callbacks],
+        verbose=0,
+        shuffle=False,
+    )
+    return budget.results, gan
+
+
+def train_tutorial(dataset, marks, score, unit="seconds", seed=0, batch_size=256, grids=False):
+    """Trains the TF DCGAN tutorial's recipe and scores it at each mark."""
+    import keras
+
+    from benchmarks.tutorial import LATENT_DIM, tutorial_step
+    from kgan.data import load_source, make_dataset
+
+    keras.utils.set_random_seed(seed)
+    source = load_source(dataset)
+    data, _ = make_dataset(source, batch_size, seed=seed)
+    train_step, (generator, _) = tutorial_step(batch_size)
+
+    def sample_fn(latents):
+        return np.asarray(generator(latents, training=False))
+
+    def grid_fn(fn):
+        return sample_grid(fn, LATENT_DIM)
+
+    budget = _Budget(marks, unit)
+    budget.start = time.perf_counter()
+    for images in data:
+        train_step(images)
+        budget.steps += 1
+        if budget.due():
+            budget.record(score, sample_fn, grid_fn if grids else None)
+        if budget.done:
+            break
+    return budget.results

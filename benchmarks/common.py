@@ -1,0 +1,64 @@
+"""Helpers shared by the benchmarks: results files, machine facts, peak FLOP/s.
+
+Every benchmark appends one JSON line per measurement to a results file, so
+a long sweep can stop and resume: a rerun skips what is already recorded.
+"""
+
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "benchmarks", "results")
+sys.path.insert(0, REPO)
+
+
+def append_result(path, record):
+    """Appends `record` (a dict) as one JSON line, stamped with date and machine."""
+    record = dict(record)
+    record.setdefault("date", datetime.date.today().isoformat())
+    record.setdefault("machine", machine())
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def load_results(path):
+    """Returns the records of a results file (none if it does not exist)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def machine():
+    """A short description of this machine: CPU model, cores, TF version."""
+    import tensorflow as tf
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores, TF {tf.__version__}"
+
+
+def matmul_peak_gflops(size=4096, repeats=5):
+    """Measures float32 matmul GFLOP/s: the practical peak of this machine."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    matmul(a).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9

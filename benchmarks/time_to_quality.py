@@ -1,0 +1,198 @@
+"""Time to quality: kgan's defaults against the TF DCGAN tutorial's recipe.
+
+Each recipe trains for a wall-clock budget on real data and is scored at
+fixed marks (1, 2, 4, 8, 16 minutes of training; scoring time excluded)
+with `kgan.evaluation` (FCD and class coverage from a classifier trained on
+the dataset's own labels). Every FCD is also given as a multiple of the
+real-data floor (`evaluate.py --real`): real held-out images scored the
+same way.
+
+    python benchmarks/time_to_quality.py                       # MNIST + Fashion-MNIST
+    python benchmarks/time_to_quality.py --datasets=mnist --minutes=1,2
+
+Fashion-MNIST comes from Debian: `apt-get install -y dataset-fashion-mnist`.
+Results append to benchmarks/results/time_to_quality.jsonl (a rerun skips
+finished runs); the table goes to time_to_quality.md, the curves to
+time_to_quality.png and the sample grids at the last mark to
+ttq_<dataset>_<recipe>.png.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from benchmarks.common import RESULTS, append_result, load_results  # noqa: E402
+
+DATASETS = {
+    "mnist": "../shared/data/mnist",
+    "fashion_mnist": "/usr/share/datasets/fashion-mnist",
+}
+
+flags.DEFINE_list("datasets", list(DATASETS), "Datasets to run (keys of DATASETS or paths).")
+flags.DEFINE_list("recipes", ["kgan", "tutorial"], "Recipes to compare.")
+flags.DEFINE_list("minutes", ["1", "2", "4", "8", "16"], "Training minutes at which to score.")
+flags.DEFINE_integer("seed", 0, "Seed of both recipes.")
+flags.DEFINE_integer("num_samples", 5000, "Generated images per score.")
+flags.DEFINE_string("out", os.path.join(RESULTS, "time_to_quality.jsonl"), "Results file.")
+flags.DEFINE_bool("report_only", False, "Only rebuild the table and plot from the results file.")
+FLAGS = flags.FLAGS
+
+
+def _path(dataset):
+    return DATASETS.get(dataset, dataset)
+
+
+def run(dataset, recipe):
+    from benchmarks.budget import train_kgan, train_tutorial
+    from kgan.config import Config
+    from kgan.evaluation import evaluate_generator
+    from kgan.evaluation.generators import Generator
+    from kgan.images import save_png
+
+    path = _path(dataset)
+    marks = [float(m) * 60 for m in FLAGS.minutes]
+
+    def score(sample_fn, latent_dim):
+        generator = Generator(lambda z, c=None: sample_fn(z), latent_dim, False, recipe)
+        return evaluate_generator(generator, path, num_samples=FLAGS.num_samples, seed=0)
+
+    if recipe == "kgan":
+        config = Config(dataset=path, seed=FLAGS.seed)
+        results, _ = train_kgan(config, marks, lambda fn: score(fn, config.latent_dim), grids=True)
+    else:
+        results = train_tutorial(
+            path, marks, lambda fn: score(fn, 100), seed=FLAGS.seed, grids=True
+        )
+    for mark, minutes in zip(results, FLAGS.minutes, strict=True):
+        append_result(
+            FLAGS.out,
+            {
+                "benchmark": "time_to_quality",
+                "dataset": dataset,
+                "recipe": recipe,
+                "seed": FLAGS.seed,
+                "minutes": float(minutes),
+                "train_seconds": mark.seconds,
+                "steps": mark.steps,
+                **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
+            },
+        )
+    save_png(results[-1].samples, os.path.join(RESULTS, f"ttq_{dataset}_{recipe}.png"))
+
+
+def floors(datasets):
+    from kgan.evaluation import real_floor
+
+    return {d: real_floor(_path(d))["fcd"] for d in datasets}
+
+
+def minutes_to_reach(rows, target):
+    """Minutes of training after which `rows` (sorted) first score FCD <= target."""
+    for row in rows:
+        if row["fcd"] <= target:
+            return row["minutes"]
+    return None
+
+
+def report(records, floor_fcd):
+    lines = [
+        "| dataset | recipe | minutes | steps | FCD | FCD / floor | classes covered |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    summary = []
+    for dataset in sorted({r["dataset"] for r in records}):
+        floor = floor_fcd[dataset]
+        by_recipe = {}
+        for recipe in ("tutorial", "kgan"):
+            rows = sorted(
+                (r for r in records if r["dataset"] == dataset and r["recipe"] == recipe),
+                key=lambda r: r["minutes"],
+            )
+            by_recipe[recipe] = rows
+            for r in rows:
+                lines.append(
+                    f"| {dataset} | {recipe} | {r['minutes']:g} | {r['steps']} | "
+                    f"{r['fcd']:.2f} | {r['fcd'] / floor:.1f}x | {r['classes_covered']} |"
+                )
+        if by_recipe["tutorial"] and by_recipe["kgan"]:
+            target = by_recipe["tutorial"][-1]["fcd"]
+            reached = minutes_to_reach(by_recipe["kgan"], target)
+            reached = "more than the budget" if reached is None else f"{reached:g}"
+            summary.append(
+                f"- {dataset}: real-data floor FCD {floor:.3f}; the tutorial's "
+                f"{by_recipe['tutorial'][-1]['minutes']:g}-minute FCD {target:.2f} is reached by "
+                f"kgan's defaults after {reached} minute(s); kgan at "
+                f"{by_recipe['kgan'][-1]['minutes']:g} minutes: "
+                f"{by_recipe['kgan'][-1]['fcd'] / floor:.1f}x the floor, "
+                f"{by_recipe['kgan'][-1]['classes_covered']} classes."
+            )
+    text = "\n".join(["# Time to quality", "", *summary, "", *lines, ""])
+    with open(os.path.join(RESULTS, "time_to_quality.md"), "w") as f:
+        f.write(text)
+    print(text)
+    _plot(records, floor_fcd)
+
+
+def _plot(records, floor_fcd):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install matplotlib)")
+        return
+    datasets = sorted({r["dataset"] for r in records})
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for recipe in ("tutorial", "kgan"):
+            rows = sorted(
+                (r for r in records if r["dataset"] == dataset and r["recipe"] == recipe),
+                key=lambda r: r["minutes"],
+            )
+            if rows:
+                ax.plot(
+                    [r["minutes"] for r in rows],
+                    [r["fcd"] / floor_fcd[dataset] for r in rows],
+                    marker="o",
+                    label=recipe,
+                )
+        ax.axhline(4, color="grey", linestyle="--", linewidth=1, label="4x floor")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("training minutes (2 CPU cores)")
+        ax.set_ylabel("FCD / real-data floor")
+        ax.set_title(dataset)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, "time_to_quality.png"), dpi=100)
+
+
+def main(argv):
+    del argv
+    from kgan.quiet import import_tensorflow
+
+    import_tensorflow()
+    done = {
+        (r["dataset"], r["recipe"], r["seed"])
+        for r in load_results(FLAGS.out)
+        if r["minutes"] == float(FLAGS.minutes[-1])
+    }
+    if not FLAGS.report_only:
+        for dataset in FLAGS.datasets:
+            for recipe in FLAGS.recipes:
+                if (dataset, recipe, FLAGS.seed) in done:
+                    print(f"{dataset}/{recipe}: already recorded, skipped")
+                    continue
+                print(f"{dataset}/{recipe}: training for {FLAGS.minutes[-1]} minutes", flush=True)
+                run(dataset, recipe)
+    records = [r for r in load_results(FLAGS.out) if r["seed"] == FLAGS.seed]
+    report(records, floors(sorted({r["dataset"] for r in records})))
+
+
+if __name__ == "__main__":
+    app.run(main)
