@@ -60,6 +60,8 @@ def build_gan(config, image_shape, num_classes=None, gan_class=GAN):
         label_smoothing=config.label_smoothing,
         one_sided_smoothing=config.one_sided_smoothing,
         separate_batches=config.separate_batches,
+        d_steps=config.d_steps,
+        ema=config.ema,
         seed=config.seed,
     )
     gan.compile(
@@ -165,8 +167,9 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         shuffle=False,
         verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,
     )
+    # The weight-averaged generator when --ema is on, as sample() uses.
     generator_path = export_generator(
-        gan.generator, os.path.join(config.out_dir, "generator"), value_range(config)
+        gan.sampling_generator, os.path.join(config.out_dir, "generator"), value_range(config)
     )
     logging.info("generator exported to %s", generator_path)
     return RunResult(gan, history.history, config, generator_path)
