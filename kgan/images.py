@@ -55,7 +55,7 @@ def gif_bytes(frames, duration_ms=100):
 
     Args:
         frames: equally sized uint8 images; C is 1 or 3.
-        duration_ms: display time of each frame.
+        duration_ms: display time of each frame, or a list with one per frame.
 
     Returns:
         The GIF file's bytes.
@@ -74,7 +74,7 @@ def gif_bytes(frames, duration_ms=100):
         format="GIF",
         save_all=True,
         append_images=pictures[1:],
-        duration=int(duration_ms),
+        duration=duration_ms,
         loop=0,
     )
     return buffer.getvalue()
