@@ -53,7 +53,9 @@ def test_conditional_gan_trains_and_samples_the_asked_class(idx_folder, tmp_path
 
 
 def test_conditional_unpack_returns_the_labels():
-    gan = ConditionalGAN.__new__(ConditionalGAN)
+    from kgan.training import build_gan
+
+    gan = build_gan(tiny_config(), (28, 28, 1), num_classes=10, gan_class=ConditionalGAN)
     images, labels = np.zeros((2, 28, 28, 1)), np.array([3, 4])
     got_images, got_labels = gan.unpack((images, labels))
     assert got_images is images and got_labels is labels
