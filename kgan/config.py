@@ -66,6 +66,14 @@ class Config:
     steps_per_execution: int = _field(
         1, "Steps run inside one tf.function call; >1 trims Python overhead per step."
     )
+    d_steps: int = _field(
+        1, "Discriminator updates per generator update; WGAN critics use 5 (Gulrajani et al.)."
+    )
+    ema: float = _field(
+        0.0,
+        "Decay of an exponential moving average of G's weights used for samples and "
+        "export (0 = off; 0.999 is usual).",
+    )
 
     # === Optimisers (Radford et al. 2015: Adam, lr 2e-4, beta_1 0.5) ===
     g_lr: float = _field(2e-4, "At most 2e-4 keeps either network from racing ahead of the other.")
@@ -151,6 +159,12 @@ class Config:
     num_samples: int = _field(
         64, "Images in each epoch's sample grid (a square number fills the grid)."
     )
+    tensorboard: bool = _field(
+        True, "Write TensorBoard logs (metrics, sample grids, health, config) under out_dir."
+    )
+    report: bool = _field(
+        True, "Rewrite out_dir/report.html (samples, curves, health, config) every epoch."
+    )
 
     def __post_init__(self):
         self.validate()
@@ -163,6 +177,7 @@ class Config:
         _positive_int(self, "batch_size")
         _positive_int(self, "latent_dim")
         _positive_int(self, "steps_per_execution")
+        _positive_int(self, "d_steps")
         _positive_int(self, "num_samples")
         _positive_int(self, "g_filters")
         _positive_int(self, "d_filters")
@@ -194,6 +209,11 @@ class Config:
             raise UserError(
                 f"--label_smoothing={self.label_smoothing} must be in [0, 0.5): real targets "
                 "are drawn from [1-s, 1] and fake ones from [0, s] (0.1 is usual)."
+            )
+        if not 0 <= self.ema < 1:
+            raise UserError(
+                f"--ema={self.ema} must be in [0, 1): it is the decay of the moving average "
+                "of the generator's weights (0.999 is usual, 0 turns it off)."
             )
         for name in ("g_dropout", "d_dropout"):
             if not 0 <= getattr(self, name) < 1:

@@ -7,7 +7,7 @@ Override points, the whole list, for subclasses that change the method
 |--------------------------|----------------------------------------------------|
 | `unpack(data)`           | images from a batch (labels, if any, are dropped)   |
 | `sample_latents(n)`      | standard normal `(n, latent_dim)`                   |
-| `generate(z, c, training)`     | `generator(z)`, or `generator([z, c])`        |
+| `generate(z, c, training, generator)` | `generator(z)`, or `generator([z, c])`  |
 | `discriminate(x, c, training)` | `discriminator(x)`, or `discriminator([x, c])` |
 | `real_targets(logits)`   | 1, smoothed to [1-s, 1], flipped with prob p        |
 | `fake_targets(logits)`   | 0, smoothed to [0, s], flipped with prob p          |
@@ -15,6 +15,10 @@ Override points, the whole list, for subclasses that change the method
 | `generator_loss(logits)` | non-saturating `-log D(G(z))`                       |
 | `gradient_penalty(x, g, c)` | none (WGAN-GP adds one)                          |
 | `d_steps`                | one discriminator update per generator update       |
+
+With `ema > 0` the model also owns `ema_generator`, an exponential moving
+average of the generator's weights; `sample()` (snapshots, evaluation) and
+the export run it through `generate(..., generator=self.sampling_generator)`.
 """
 
 import keras
@@ -46,6 +50,16 @@ class GAN(keras.Model):
     `label_smoothing`) that callbacks may assign without retracing. All
     randomness comes from `seed_generator`, owned by the model.
 
+    With `ema > 0`, every generator update is followed by
+    `ema_w <- d * ema_w + (1 - d) * w` for every weight of the generator
+    (trainable ones and BatchNorm's moving statistics), with
+    `d = min(ema, (1 + n) / (10 + n))` after the n-th generator update: the
+    warm-up of `tf.train.ExponentialMovingAverage(num_updates=n)`, so that a
+    short run is not dominated by the initial weights. The averaged copy
+    (`ema_generator`) is what `sample()` and the export use (Yazici et al.
+    2019; keras-io `gan_ada`). Its weights are model variables, so
+    checkpoints include them.
+
     Args:
         generator: maps latents `(B, latent_dim)` to images `(B, H, W, C)`.
         discriminator: maps images to logits `(B, 1)` or `(B, N, N, 1)`.
@@ -56,6 +70,7 @@ class GAN(keras.Model):
         separate_batches: False feeds D one concatenated real+fake batch
             (for ablations; the default keeps them apart).
         d_steps: discriminator updates per generator update.
+        ema: decay of the generator's weight average; 0 turns it off.
         seed: seed of the model's `SeedGenerator`.
 
     Example:
@@ -76,6 +91,7 @@ class GAN(keras.Model):
         one_sided_smoothing=False,
         separate_batches=True,
         d_steps=1,
+        ema=0.0,
         seed=None,
         **kwargs,
     ):
@@ -92,6 +108,7 @@ class GAN(keras.Model):
         self.one_sided_smoothing = bool(one_sided_smoothing)
         self.separate_batches = bool(separate_batches)
         self.d_steps = int(d_steps)
+        self.ema = float(ema)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed_generator")
         self.label_flip = self.add_weight(
@@ -108,6 +125,14 @@ class GAN(keras.Model):
             dtype="float32",
             name="label_smoothing",
         )
+
+        # === Weight average of the generator (None when off) ===
+        self.ema_generator = None
+        if self.ema:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            # Updated by assignment only: never by an optimizer or a BN call.
+            self.ema_generator.trainable = False
 
         # === Trackers ===
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -166,9 +191,19 @@ class GAN(keras.Model):
         """Generates images from latents (or `[latents, labels]`)."""
         return self.generator(inputs, training=training)
 
+    @property
+    def sampling_generator(self):
+        """The network `sample()` and the export use: the EMA copy if any."""
+        return self.generator if self.ema_generator is None else self.ema_generator
+
     def sample(self, latents, conditions=None):
-        """Images for snapshots, evaluation and export (inference mode)."""
-        return self.generate(latents, conditions, training=False)
+        """Images for snapshots, evaluation and export (inference mode).
+
+        Runs the weight-averaged generator when `ema > 0`, else the generator.
+        """
+        if self.ema_generator is None:
+            return self.generate(latents, conditions, training=False)
+        return self.generate(latents, conditions, training=False, generator=self.ema_generator)
 
     # === Override points ===
 
@@ -187,11 +222,21 @@ class GAN(keras.Model):
         """Returns `(batch_size, latent_dim)` standard normal latents."""
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
-    def generate(self, latents, conditions=None, training=False):
-        """Runs the generator; conditions, if any, go in as a second input."""
+    def generate(self, latents, conditions=None, training=False, generator=None):
+        """Runs the generator; conditions, if any, go in as a second input.
+
+        Args:
+            latents: `(B, latent_dim)` latents.
+            conditions: optional conditions (class labels), or None.
+            training: True inside `train_step`.
+            generator: the network to run; default `self.generator`.
+                `sample()` passes the weight-averaged copy, so an override
+                must run the network it is given.
+        """
+        generator = self.generator if generator is None else generator
         if conditions is None:
-            return self.generator(latents, training=training)
-        return self.generator([latents, conditions], training=training)
+            return generator(latents, training=training)
+        return generator([latents, conditions], training=training)
 
     def discriminate(self, images, conditions=None, training=False):
         """Runs the discriminator; conditions, if any, go in as a second input."""
@@ -250,6 +295,8 @@ class GAN(keras.Model):
         g_grads = g_tape.gradient(g_scaled, g_vars)
         g_norm = self._gradient_norm(g_grads, self.g_optimizer)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
+        if self.ema_generator is not None:
+            self._update_ema()
 
         # Trackers hold per-replica means; Keras averages them over replicas.
         self.d_loss_tracker.update_state(d_loss)
@@ -292,6 +339,33 @@ class GAN(keras.Model):
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
         return d_loss, real_logits, fake_logits, d_norm
 
+    def _update_ema(self):
+        """Moves every EMA weight towards the generator's (see the class doc)."""
+        updates = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.ema, (1.0 + updates) / (10.0 + updates))
+        pairs = [
+            (average.value, weight.value)
+            for average, weight in zip(
+                self.ema_generator.weights, self.generator.weights, strict=True
+            )
+        ]
+
+        def update(strategy, decay):
+            # Cross-replica: each copy of a mirrored weight moves identically.
+            for average, weight in pairs:
+                strategy.extended.update(
+                    average,
+                    lambda a, w, d: a.assign(d * a + (1.0 - d) * ops.cast(w, a.dtype)),
+                    args=(weight, decay),
+                    group=False,
+                )
+
+        context = tf.distribute.get_replica_context()
+        if context is None:
+            update(tf.distribute.get_strategy(), decay)
+        else:
+            context.merge_call(update, args=(decay,))
+
     def _noisy_targets(self, logits, real):
         """Per-image targets with smoothing and flipping, broadcast to `logits`."""
         batch_size = ops.shape(logits)[0]
@@ -330,6 +404,7 @@ class GAN(keras.Model):
             one_sided_smoothing=self.one_sided_smoothing,
             separate_batches=self.separate_batches,
             d_steps=self.d_steps,
+            ema=self.ema,
             seed=self.seed,
         )
         return config

@@ -48,3 +48,43 @@ def save_png(image, path):
     temporary = f"{path}.tmp"
     Image.fromarray(image).save(temporary, format="PNG")
     os.replace(temporary, path)
+
+
+def gif_bytes(frames, duration_ms=100):
+    """Encodes `(H, W, C)` uint8 frames as a looping animated GIF.
+
+    Args:
+        frames: equally sized uint8 images; C is 1 or 3.
+        duration_ms: display time of each frame, or a list with one per frame.
+
+    Returns:
+        The GIF file's bytes.
+    """
+    import io
+
+    from PIL import Image
+
+    pictures = []
+    for frame in frames:
+        frame = np.asarray(frame)
+        pictures.append(Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame))
+    buffer = io.BytesIO()
+    pictures[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=duration_ms,
+        loop=0,
+    )
+    return buffer.getvalue()
+
+
+def save_gif(frames, path, duration_ms=100):
+    """Writes frames (see `gif_bytes`) to `path` as an animated GIF, atomically."""
+    data = gif_bytes(frames, duration_ms)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(temporary, "wb") as f:
+        f.write(data)
+    os.replace(temporary, path)

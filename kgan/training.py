@@ -7,6 +7,9 @@ benchmarks call it directly. A run writes under `config.out_dir`:
     history.csv            one row of metrics per epoch
     samples/epoch_NNN.png  the fixed-latent sample grid after each epoch
     generator/             the SavedModel generator (`serve` endpoint)
+    tensorboard/           TensorBoard logs (`config.tensorboard`)
+    report.html            the self-contained report page (`config.report`)
+    progress.gif           the sample grids over epochs, animated (`config.report`)
 """
 
 import dataclasses
@@ -16,7 +19,14 @@ import sys
 
 import keras
 
-from kgan.callbacks import HistoryCSV, LabelNoiseSchedule, SampleSnapshot
+from kgan.callbacks import (
+    EpochSummary,
+    HistoryCSV,
+    LabelNoiseSchedule,
+    ReportPage,
+    SampleSnapshot,
+    TensorBoardLogger,
+)
 from kgan.data import load_source, make_dataset
 from kgan.errors import UserError
 from kgan.export import export_generator
@@ -60,6 +70,8 @@ def build_gan(config, image_shape, num_classes=None, gan_class=GAN):
         label_smoothing=config.label_smoothing,
         one_sided_smoothing=config.one_sided_smoothing,
         separate_batches=config.separate_batches,
+        d_steps=config.d_steps,
+        ema=config.ema,
         seed=config.seed,
     )
     gan.compile(
@@ -87,6 +99,29 @@ def prepare_out_dir(path):
         raise UserError(
             f"--out_dir={path} is not writable ({e.strerror or e}); choose another folder."
         ) from None
+
+
+def observers(config):
+    """The callbacks that show a run: TensorBoard, the report page, the epoch line.
+
+    They only read what the other callbacks wrote (grids, history.csv,
+    health.jsonl) or added to the epoch logs, so they run last.
+    """
+    out_dir = config.out_dir
+    callbacks = []
+    if config.tensorboard:
+        callbacks.append(
+            TensorBoardLogger(
+                os.path.join(out_dir, "tensorboard"),
+                samples_dir=os.path.join(out_dir, "samples"),
+                health_path=os.path.join(out_dir, "health.jsonl"),
+                hparams=config.to_dict(),
+            )
+        )
+    if config.report:
+        callbacks.append(ReportPage(out_dir))
+    callbacks.append(EpochSummary())
+    return callbacks
 
 
 def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"):
@@ -154,6 +189,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         ),
         HistoryCSV(os.path.join(config.out_dir, "history.csv")),
         *callbacks,
+        *observers(config),
     ]
 
     history = gan.fit(
@@ -165,8 +201,9 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         shuffle=False,
         verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,
     )
+    # The weight-averaged generator when --ema is on, as sample() uses.
     generator_path = export_generator(
-        gan.generator, os.path.join(config.out_dir, "generator"), value_range(config)
+        gan.sampling_generator, os.path.join(config.out_dir, "generator"), value_range(config)
     )
     logging.info("generator exported to %s", generator_path)
     return RunResult(gan, history.history, config, generator_path)
