@@ -74,6 +74,11 @@ class Config:
         "Decay of an exponential moving average of G's weights used for samples and "
         "export (0 = off; 0.999 is usual).",
     )
+    standing_stats: bool = _field(
+        True,
+        "Recompute G's BatchNorm statistics for the current weights before sampling "
+        "(BigGAN's standing statistics): lagging moving averages make early samples dim.",
+    )
 
     # === Optimisers (Radford et al. 2015: Adam, lr 2e-4, beta_1 0.5) ===
     g_lr: float = _field(2e-4, "At most 2e-4 keeps either network from racing ahead of the other.")

@@ -22,10 +22,12 @@ the export run it through `generate(..., generator=self.sampling_generator)`.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from kgan import losses
+from kgan.standing_stats import recalibrate_batch_norm
 
 
 def _num_replicas():
@@ -71,6 +73,8 @@ class GAN(keras.Model):
             (for ablations; the default keeps them apart).
         d_steps: discriminator updates per generator update.
         ema: decay of the generator's weight average; 0 turns it off.
+        standing_stats: recompute BatchNorm statistics for the current
+            weights before sampling (`sampling_network`).
         seed: seed of the model's `SeedGenerator`.
 
     Example:
@@ -92,6 +96,7 @@ class GAN(keras.Model):
         separate_batches=True,
         d_steps=1,
         ema=0.0,
+        standing_stats=True,
         seed=None,
         **kwargs,
     ):
@@ -109,6 +114,8 @@ class GAN(keras.Model):
         self.separate_batches = bool(separate_batches)
         self.d_steps = int(d_steps)
         self.ema = float(ema)
+        self.standing_stats = bool(standing_stats)
+        self._calibrated = {}  # id(network) -> generator step of its last recalibration
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed_generator")
         self.label_flip = self.add_weight(
@@ -199,11 +206,45 @@ class GAN(keras.Model):
     def sample(self, latents, conditions=None):
         """Images for snapshots, evaluation and export (inference mode).
 
-        Runs the weight-averaged generator when `ema > 0`, else the generator.
+        Runs the weight-averaged generator when `ema > 0`, else the generator,
+        with standing BatchNorm statistics when `standing_stats` is on.
         """
-        if self.ema_generator is None:
-            return self.generate(latents, conditions, training=False)
-        return self.generate(latents, conditions, training=False, generator=self.ema_generator)
+        generator = self.sampling_network(conditions)
+        return self.generate(latents, conditions, training=False, generator=generator)
+
+    def sampling_network(self, conditions=None):
+        """`sampling_generator`, its BatchNorm statistics made current first.
+
+        With `standing_stats`, each BatchNorm's moving statistics are
+        recomputed for the current weights from 1024 fixed latents (see
+        `kgan.standing_stats`), once per generator update at most. Eager
+        only: inside a traced function the network is returned as is.
+
+        Args:
+            conditions: for a conditional generator, labels to draw the
+                calibration batch's labels from (default: every class in turn).
+        """
+        generator = self.sampling_generator
+        if not self.standing_stats or not tf.executing_eagerly():
+            return generator
+        step = int(self.g_optimizer.iterations.numpy()) if hasattr(self, "g_optimizer") else 0
+        if self._calibrated.get(id(generator)) == step:
+            return generator
+        rng = np.random.default_rng(0)
+        latents = rng.standard_normal((1024, self.latent_dim)).astype("float32")
+        inputs = latents
+        if len(generator.inputs) > 1:
+            if conditions is None:
+                embedding = next(
+                    layer for layer in generator.layers if isinstance(layer, keras.layers.Embedding)
+                )
+                labels = np.arange(1024) % embedding.input_dim
+            else:
+                labels = np.resize(np.asarray(conditions), 1024)
+            inputs = [latents, labels.astype("int32")]
+        recalibrate_batch_norm(generator, inputs)
+        self._calibrated[id(generator)] = step
+        return generator
 
     # === Override points ===
 
@@ -405,6 +446,7 @@ class GAN(keras.Model):
             separate_batches=self.separate_batches,
             d_steps=self.d_steps,
             ema=self.ema,
+            standing_stats=self.standing_stats,
             seed=self.seed,
         )
         return config

@@ -72,6 +72,7 @@ def build_gan(config, image_shape, num_classes=None, gan_class=GAN):
         separate_batches=config.separate_batches,
         d_steps=config.d_steps,
         ema=config.ema,
+        standing_stats=config.standing_stats,
         seed=config.seed,
     )
     gan.compile(
@@ -203,7 +204,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     )
     # The weight-averaged generator when --ema is on, as sample() uses.
     generator_path = export_generator(
-        gan.sampling_generator, os.path.join(config.out_dir, "generator"), value_range(config)
+        gan.sampling_network(), os.path.join(config.out_dir, "generator"), value_range(config)
     )
     logging.info("generator exported to %s", generator_path)
     return RunResult(gan, history.history, config, generator_path)

@@ -1,0 +1,59 @@
+"""Standing statistics: BatchNorm moving averages recomputed for the current weights.
+
+A generator samples in inference mode, where each BatchNorm normalises with
+its moving averages. Early in training those averages (momentum 0.99: a
+memory of ~100 steps) lag weights that change every step, and the samples
+come out dim and washed out; a weight-averaged (EMA) copy is worse, since
+averaging moving statistics does not give the statistics of the averaged
+weights. BigGAN (Brock et al. 2019) replaces them with "standing
+statistics": the exact mean and variance of every BatchNorm's input over a
+large batch of latents, layer by layer, before sampling.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def batch_norm_layers(model):
+    """The top-level BatchNormalization layers of `model`, in order."""
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def recalibrate_batch_norm(model, inputs, batch_size=512):
+    """Sets each BatchNorm's moving mean and variance to the exact statistics of its input.
+
+    Layers are taken in order and the model runs in inference mode, so each
+    layer's statistics are measured with the layers before it already
+    recalibrated: afterwards inference mode normalises exactly as training
+    mode would on a batch of all of `inputs`.
+
+    Args:
+        model: a functional or Sequential Keras model (nested models'
+            BatchNorm layers are left alone).
+        inputs: the model's input(s) for the statistics, e.g. 1024 latents.
+        batch_size: examples per forward pass.
+
+    Returns:
+        The number of BatchNorm layers recalibrated.
+    """
+    layers = batch_norm_layers(model)
+    for layer in layers:
+        probe = keras.Model(model.inputs, layer.input)
+        total, total_sq, count = 0.0, 0.0, 0
+        num = len(inputs[0]) if isinstance(inputs, (list, tuple)) else len(inputs)
+        for start in range(0, num, batch_size):
+            if isinstance(inputs, (list, tuple)):
+                chunk = [x[start : start + batch_size] for x in inputs]
+            else:
+                chunk = inputs[start : start + batch_size]
+            x = ops.cast(probe(chunk, training=False), "float32")
+            axes = [a for a in range(len(x.shape)) if a != len(x.shape) - 1]
+            total = total + ops.sum(x, axis=axes)
+            total_sq = total_sq + ops.sum(ops.square(x), axis=axes)
+            count += int(np.prod([x.shape[a] for a in axes]))
+        mean = total / count
+        variance = ops.maximum(total_sq / count - ops.square(mean), 0.0)
+        layer.moving_mean.assign(ops.cast(mean, layer.moving_mean.dtype))
+        layer.moving_variance.assign(ops.cast(variance, layer.moving_variance.dtype))
+    return len(layers)
