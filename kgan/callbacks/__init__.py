@@ -1,7 +1,17 @@
 """Callbacks of a kgan run, one class per file."""
 
+from kgan.callbacks.checkpoint_saver import CheckpointSaver
 from kgan.callbacks.history_csv import HistoryCSV
 from kgan.callbacks.label_noise_schedule import LabelNoiseSchedule
+from kgan.callbacks.mid_epoch_resume import MidEpochResume
 from kgan.callbacks.sample_snapshot import SampleSnapshot
+from kgan.callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
 
-__all__ = ["HistoryCSV", "LabelNoiseSchedule", "SampleSnapshot"]
+__all__ = [
+    "CheckpointSaver",
+    "HistoryCSV",
+    "LabelNoiseSchedule",
+    "MidEpochResume",
+    "SampleSnapshot",
+    "StopOnNonFiniteLoss",
+]
