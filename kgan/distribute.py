@@ -114,6 +114,11 @@ def worker_role(strategy):
     )
 
 
+def in_multi_worker_run():
+    """True inside a `MultiWorkerMirroredStrategy` spanning several workers."""
+    return worker_role(tf.distribute.get_strategy()).num_workers > 1
+
+
 def _mirrored(devices):
     names = [d.strip() for d in devices.split(",") if d.strip()]
     if not names:

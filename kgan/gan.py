@@ -22,7 +22,12 @@ import tensorflow as tf
 from keras import ops
 
 from kgan import losses
-from kgan.distribute import ReplicaSeedGenerator, make_replica_aware, num_replicas
+from kgan.distribute import (
+    ReplicaSeedGenerator,
+    in_multi_worker_run,
+    make_replica_aware,
+    num_replicas,
+)
 
 
 class GAN(keras.Model):
@@ -261,7 +266,12 @@ class GAN(keras.Model):
         self.g_grad_norm_tracker.update_state(g_norm)
         self.label_flip_tracker.update_state(self.label_flip)
         self.label_smoothing_tracker.update_state(self.label_smoothing)
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if in_multi_worker_run():
+            # Keras 3 reduces multi-worker step outputs along axis 0, which a
+            # scalar lacks (tensorflow/tensorflow#72388): give them one.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     def _discriminator_update(self, real, fake, conditions):
         """One D update; returns its loss, logits and gradient norm."""

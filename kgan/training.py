@@ -35,6 +35,7 @@ from kgan.errors import UserError
 from kgan.export import export_generator
 from kgan.gan import GAN
 from kgan.networks import build_networks, describe_discriminator, plan_generator
+from kgan.quiet import quiet_info_logs
 
 
 @dataclasses.dataclass
@@ -253,16 +254,18 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     history = {}
     if initial_epoch < config.epochs:
         try:
-            history = gan.fit(
-                dataset,
-                epochs=config.epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=steps,
-                callbacks=[c for c in run_callbacks if c is not None],
-                # The dataset is shuffled already; a live bar only on a terminal.
-                shuffle=False,
-                verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,
-            ).history
+            # TF logs each collective op it sets up and each checkpoint shard.
+            with quiet_info_logs():
+                history = gan.fit(
+                    dataset,
+                    epochs=config.epochs,
+                    initial_epoch=initial_epoch,
+                    steps_per_epoch=steps,
+                    callbacks=[c for c in run_callbacks if c is not None],
+                    # The dataset is shuffled already; a live bar only on a terminal.
+                    shuffle=False,
+                    verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,
+                ).history
         except OSError as e:
             raise UserError(
                 f"cannot write under {run_dir} ({e.strerror or e}); free disk space and rerun "
