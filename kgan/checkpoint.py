@@ -221,10 +221,10 @@ class RunCheckpoint:
                     "checkpoint %s has no readable %s (%s); trying an older one", path, STATE, e
                 )
                 continue
-            self._check_compatible(path, state, config, steps_per_epoch)
+            check_compatible(path, state, config, steps_per_epoch)
             try:
                 self._checkpoint.read(os.path.join(path, _VARIABLES)).assert_consumed()
-            except (tf.errors.OpError, ValueError, AssertionError) as e:
+            except Exception as e:  # a damaged file fails in many ways
                 failures.append(f"{path}: {type(e).__name__}")
                 logging.warning(
                     "checkpoint %s cannot be restored (%s); trying an older one",
@@ -249,16 +249,42 @@ class RunCheckpoint:
             )
         return None
 
-    def _check_compatible(self, path, state, config, steps_per_epoch):
-        if config is not None:
-            differences = config_differences(state.get("config", {}), config)
-            if differences:
-                raise UserError(
-                    f"{path} was saved by a run with other settings ({'; '.join(differences)}); "
-                    "rerun with the same flags to resume, or choose a fresh --out_dir."
-                )
-        if steps_per_epoch is not None and int(state["steps_per_epoch"]) != steps_per_epoch:
+
+def check_compatible(path, state, config=None, steps_per_epoch=None):
+    """Raises `UserError` if checkpoint `path` (with `state`) is not this run's.
+
+    Args:
+        path: the checkpoint folder, for the message.
+        state: its `state.json`.
+        config: the current config as a dict; fields outside
+            `RESUMABLE_CHANGES` must equal the saved ones.
+        steps_per_epoch: the current steps per epoch; must match.
+    """
+    if config is not None:
+        differences = config_differences(state.get("config", {}), config)
+        if differences:
             raise UserError(
-                f"{path} was saved with {state['steps_per_epoch']} steps per epoch, this run has "
-                f"{steps_per_epoch}; rerun with the same data and flags, or a fresh --out_dir."
+                f"{path} was saved by a run with other settings ({'; '.join(differences)}); "
+                "rerun with the same flags to resume, or choose a fresh --out_dir."
             )
+    if steps_per_epoch is not None and int(state["steps_per_epoch"]) != steps_per_epoch:
+        raise UserError(
+            f"{path} was saved with {state['steps_per_epoch']} steps per epoch, this run has "
+            f"{steps_per_epoch}; rerun with the same data and flags, or a fresh --out_dir."
+        )
+
+
+def check_resumable(directory, config=None, steps_per_epoch=None):
+    """Checks, before any model is built, that `directory` holds this run's checkpoints.
+
+    Returns:
+        The newest checkpoint's state, or None when there is none to resume.
+    """
+    for path in list_checkpoints(directory):
+        try:
+            state = read_state(path)
+        except (OSError, ValueError):
+            continue
+        check_compatible(path, state, config, steps_per_epoch)
+        return state
+    return None

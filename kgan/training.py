@@ -28,7 +28,7 @@ from kgan.callbacks import (
     SampleSnapshot,
     StopOnNonFiniteLoss,
 )
-from kgan.checkpoint import RunCheckpoint
+from kgan.checkpoint import RunCheckpoint, check_resumable
 from kgan.data import batches_per_pass, load_source, make_dataset
 from kgan.distribute import make_strategy, worker_role
 from kgan.errors import UserError
@@ -182,16 +182,16 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     config = dataclasses.replace(config, image_size=source.image_shape[0])
 
     # === Model, and the checkpoint to resume from ===
+    steps = _steps_per_epoch(source, config)
+    checkpoints = os.path.join(config.out_dir, "checkpoints")
+    check_resumable(checkpoints, config.to_dict(), steps)  # before anything is built
     num_classes = source.num_classes if conditional else None
     gan = build_gan(config, source.image_shape, num_classes, gan_class, strategy)
     logging.info(describe_discriminator(gan.discriminator))
     checkpoint = RunCheckpoint(
-        gan,
-        os.path.join(config.out_dir, "checkpoints"),
-        write_directory=os.path.join(run_dir, "checkpoints"),
+        gan, checkpoints, write_directory=os.path.join(run_dir, "checkpoints")
     )
     checkpoint.remove_partial_writes()
-    steps = _steps_per_epoch(source, config)
     with strategy.scope():
         point = checkpoint.restore_latest(config.to_dict(), steps)
     initial_step = point.step if point else 0
