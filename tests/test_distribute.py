@@ -76,6 +76,16 @@ def test_xla_is_refused_with_several_replicas(child):
     assert "--jit_compile with 2 replicas" in message and "drop --jit_compile" in message
 
 
+def test_unknown_devices_and_missing_tpus_are_named():
+    from kgan.distribute import make_strategy
+    from kgan.errors import UserError
+
+    with pytest.raises(UserError, match="--devices names /gpu:7, which this machine does not"):
+        make_strategy("mirrored", "/gpu:7")
+    with pytest.raises(UserError, match="--strategy=tpu found no TPU"):
+        make_strategy("tpu")
+
+
 def _free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
