@@ -223,7 +223,10 @@ class RunCheckpoint:
                 continue
             check_compatible(path, state, config, steps_per_epoch)
             try:
-                self._checkpoint.read(os.path.join(path, _VARIABLES)).assert_consumed()
+                status = self._checkpoint.read(os.path.join(path, _VARIABLES))
+                # Every variable that exists now must be restored; state a model
+                # creates later (on its first step) is restored when created.
+                status.assert_existing_objects_matched()
             except Exception as e:  # a damaged file fails in many ways
                 failures.append(f"{path}: {type(e).__name__}")
                 logging.warning(
