@@ -21,6 +21,8 @@ _EXPORTS = {
     "build_gan": "kgan.training",
     "train": "kgan.training",
     "export_generator": "kgan.export",
+    "make_strategy": "kgan.distribute",
+    "RunCheckpoint": "kgan.checkpoint",
     "load_source": "kgan.data",
     "make_dataset": "kgan.data",
 }

@@ -17,6 +17,8 @@ OUTPUTS = ("tanh", "sigmoid")
 UPSAMPLES = ("conv_transpose", "upsample_conv")
 SCHEDULES = ("constant", "linear", "step")
 BAD_IMAGE_ACTIONS = ("skip", "stop")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
 
 
 def _field(default, reason):
@@ -171,6 +173,32 @@ class Config:
         True, "Rewrite out_dir/report.html (samples, curves, health, config) every epoch."
     )
 
+    # === Devices, precision and compilation ===
+    strategy: str = _field(
+        "default",
+        "default: one device; mirrored: local GPUs; multi_worker: TF_CONFIG's workers; tpu.",
+    )
+    devices: str = _field(
+        "", "mirrored: devices to use, e.g. /gpu:0,/gpu:1 (empty: all GPUs); tpu: its address."
+    )
+    sync_batch_norm: bool = _field(
+        True, "Several replicas: BatchNorm over the global batch, so N devices train as one."
+    )
+    mixed_precision: str = _field(
+        "none", "mixed_float16 (GPUs) or mixed_bfloat16 (TPUs, recent CPUs/GPUs): float32 weights."
+    )
+    jit_compile: bool = _field(
+        False, "Compile the train step with XLA: faster on accelerators, slow first step."
+    )
+    deterministic: bool = _field(
+        False, "Deterministic TF ops (and no XLA): same seed, bit-identical weights; slower."
+    )
+
+    # === Surviving crashes ===
+    checkpoint_every: int = _field(
+        500, "Steps between checkpoints (one is also saved at every epoch end); 0: epochs only."
+    )
+
     def __post_init__(self):
         self.validate()
 
@@ -238,6 +266,23 @@ class Config:
         _choice(self, "upsample", UPSAMPLES)
         _choice(self, "label_noise_schedule", SCHEDULES)
         _choice(self, "on_bad_image", BAD_IMAGE_ACTIONS)
+        _choice(self, "strategy", STRATEGIES)
+        _choice(self, "mixed_precision", PRECISIONS)
+        if self.devices and self.strategy not in ("mirrored", "tpu"):
+            raise UserError(
+                f"--devices={self.devices} is read by --strategy=mirrored or tpu only, "
+                f"not --strategy={self.strategy}."
+            )
+        if self.deterministic and self.jit_compile:
+            raise UserError(
+                "--deterministic needs --nojit_compile: XLA does not promise bit-identical results."
+            )
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int):
+            raise UserError(f"--checkpoint_every={self.checkpoint_every} must be an integer.")
+        if self.checkpoint_every < 0:
+            raise UserError(
+                f"--checkpoint_every={self.checkpoint_every} must be >= 0 (0: epoch ends only)."
+            )
         if self.image_size:
             # Imported here: networks.plan_generator is pure Python.
             from kgan.networks import plan_generator

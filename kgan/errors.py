@@ -7,3 +7,10 @@ class UserError(ValueError):
     `train.py` prints the message of a `UserError` as one line and exits
     non-zero, so the message must name the offending value and the fix.
     """
+
+
+class NonFiniteLossError(UserError):
+    """Training diverged: a loss became NaN or infinite.
+
+    The message names the step and the last good checkpoint.
+    """

@@ -27,11 +27,13 @@ import tensorflow as tf
 from keras import ops
 
 from kgan import losses
+from kgan.distribute import (
+    ReplicaSeedGenerator,
+    in_multi_worker_run,
+    make_replica_aware,
+    num_replicas,
+)
 from kgan.standing_stats import recalibrate_batch_norm
-
-
-def _num_replicas():
-    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 class GAN(keras.Model):
@@ -50,7 +52,9 @@ class GAN(keras.Model):
 
     Label noise lives in non-trainable variables (`label_flip`,
     `label_smoothing`) that callbacks may assign without retracing. All
-    randomness comes from `seed_generator`, owned by the model.
+    randomness comes from `seed_generator`, owned by the model; under a
+    `tf.distribute` strategy each replica draws its own numbers from it
+    (and its own dropout masks), see `kgan.distribute.ReplicaSeedGenerator`.
 
     With `ema > 0`, every generator update is followed by
     `ema_w <- d * ema_w + (1 - d) * w` for every weight of the generator
@@ -117,7 +121,10 @@ class GAN(keras.Model):
         self.standing_stats = bool(standing_stats)
         self._calibrated = {}  # id(network) -> generator step of its last recalibration
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed_generator")
+        self.seed_generator = ReplicaSeedGenerator(seed, name="gan_seed_generator")
+        # Dropout masks, too, must differ from replica to replica.
+        make_replica_aware(generator)
+        make_replica_aware(discriminator)
         self.label_flip = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(label_flip),
@@ -331,15 +338,14 @@ class GAN(keras.Model):
 
             # Train G through the updated D, on the same fake batch.
             g_loss = self.generator_loss(self.discriminate(fake, conditions, training=True))
-            g_scaled = self.g_optimizer.scale_loss(g_loss / _num_replicas())
+            g_scaled = self.g_optimizer.scale_loss(g_loss / num_replicas())
         g_vars = self.generator.trainable_variables
-        g_grads = g_tape.gradient(g_scaled, g_vars)
-        g_norm = self._gradient_norm(g_grads, self.g_optimizer)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars, strict=True))
+        g_norm = self._apply_gradients(self.g_optimizer, g_tape.gradient(g_scaled, g_vars), g_vars)
         if self.ema_generator is not None:
             self._update_ema()
 
-        # Trackers hold per-replica means; Keras averages them over replicas.
+        # Trackers hold per-replica means of equal-sized slices of the global
+        # batch; Keras averages them over replicas: the global batch's mean.
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_acc_tracker.update_state(losses.real_accuracy(real_logits))
@@ -348,7 +354,12 @@ class GAN(keras.Model):
         self.g_grad_norm_tracker.update_state(g_norm)
         self.label_flip_tracker.update_state(self.label_flip)
         self.label_smoothing_tracker.update_state(self.label_smoothing)
-        return {m.name: m.result() for m in self.metrics}
+        results = {m.name: m.result() for m in self.metrics}
+        if in_multi_worker_run():
+            # Keras 3 reduces multi-worker step outputs along axis 0, which a
+            # scalar lacks (tensorflow/tensorflow#72388): give them one.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
 
     def _discriminator_update(self, real, fake, conditions):
         """One D update; returns its loss, logits and gradient norm."""
@@ -373,11 +384,9 @@ class GAN(keras.Model):
             if penalty is not None:
                 d_loss = d_loss + penalty
             # Gradients are summed over replicas: scale hand-written losses.
-            d_scaled = self.d_optimizer.scale_loss(d_loss / _num_replicas())
+            d_scaled = self.d_optimizer.scale_loss(d_loss / num_replicas())
         d_vars = self.discriminator.trainable_variables
-        d_grads = tape.gradient(d_scaled, d_vars)
-        d_norm = self._gradient_norm(d_grads, self.d_optimizer)
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars, strict=True))
+        d_norm = self._apply_gradients(self.d_optimizer, tape.gradient(d_scaled, d_vars), d_vars)
         return d_loss, real_logits, fake_logits, d_norm
 
     def _update_ema(self):
@@ -424,13 +433,30 @@ class GAN(keras.Model):
         broadcast_shape = [batch_size] + [1] * (len(logits.shape) - 1)
         return ops.cast(ops.reshape(targets, broadcast_shape), logits.dtype)
 
-    def _gradient_norm(self, grads, optimizer):
-        """Global norm of the unscaled gradients of one replica's loss."""
-        norm = tf.linalg.global_norm([ops.cast(g, "float32") for g in grads if g is not None])
+    def _apply_gradients(self, optimizer, grads, variables):
+        """Applies one update; returns the norm of the gradient it applied.
+
+        The norm is that of the full-batch gradient of the unscaled loss:
+        the same number on one device or on N replicas. Under a strategy the
+        replicas' gradients are summed here first (the optimizer would sum
+        them anyway) and each replica hands the optimizer 1/N of the sum,
+        which it sums again: one more all-reduce per update buys a norm
+        that is not per replica, and a loss-scale finite check that every
+        replica agrees on (Keras checks the first replica's gradients only).
+        """
+        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        grads = [g for g, _ in pairs]
+        replicas = num_replicas()
+        if replicas > 1:
+            context = tf.distribute.get_replica_context()
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        norm = tf.linalg.global_norm([ops.cast(g, "float32") for g in grads])
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             norm = norm / ops.cast(optimizer.dynamic_scale, "float32")
-        # Undo the 1/replicas loss scaling: this is the replica's own norm.
-        return norm * _num_replicas()
+        if replicas > 1:
+            grads = [g / replicas for g in grads]
+        optimizer.apply_gradients(zip(grads, [v for _, v in pairs], strict=True))
+        return norm
 
     # === Serialisation ===
 

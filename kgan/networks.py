@@ -78,6 +78,7 @@ def build_generator(
     upsample="conv_transpose",
     num_classes=None,
     name="generator",
+    synchronized_batch_norm=False,
 ):
     """Builds the DCGAN generator: Dense -> reshape -> conv stack -> tanh.
 
@@ -97,6 +98,8 @@ def build_generator(
         num_classes: if set, the model takes `[latents, labels]` and embeds
             the integer labels into the latent vector (conditional GAN).
         name: model name and prefix of every layer name.
+        synchronized_batch_norm: under a multi-replica strategy, BatchNorm
+            takes its statistics over the global batch, not each replica's.
 
     Returns:
         A `keras.Model` mapping `(B, latent_dim)` to `(B, H, W, C)` float32.
@@ -123,7 +126,9 @@ def build_generator(
     # === Projection: (B, latent_dim) -> (B, start, start, filters) ===
     x = layers.Dense(start * start * filters, use_bias=not batch_norm, name=f"{name}_dense")(x)
     if batch_norm:
-        x = layers.BatchNormalization(name=f"{name}_dense_bn")(x)
+        x = layers.BatchNormalization(
+            synchronized=synchronized_batch_norm, name=f"{name}_dense_bn"
+        )(x)
     x = _activation(activation, f"{name}_dense_act")(x)
     x = layers.Reshape((start, start, filters), name=f"{name}_reshape")(x)
 
@@ -155,7 +160,9 @@ def build_generator(
         if last:
             break
         if batch_norm:
-            x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+            x = layers.BatchNormalization(
+                synchronized=synchronized_batch_norm, name=f"{prefix}_bn"
+            )(x)
         x = _activation(activation, f"{prefix}_act")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"{prefix}_dropout")(x)
@@ -177,6 +184,7 @@ def build_discriminator(
     patch_layers=2,
     num_classes=None,
     name="discriminator",
+    synchronized_batch_norm=False,
 ):
     """Builds the DCGAN discriminator: strided Conv2D stack, then a logit head.
 
@@ -195,6 +203,8 @@ def build_discriminator(
         num_classes: if set, the model takes `[images, labels]` and appends a
             learned per-class map as an extra input channel (conditional GAN).
         name: model name and prefix of every layer name.
+        synchronized_batch_norm: under a multi-replica strategy, BatchNorm
+            takes its statistics over the global batch, not each replica's.
 
     Returns:
         A `keras.Model` mapping `(B, H, W, C)` to float32 logits of shape
@@ -236,7 +246,9 @@ def build_discriminator(
         )(x)
         stack.append((kernel_size, 2))
         if batch_norm and i > 0:
-            x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+            x = layers.BatchNormalization(
+                synchronized=synchronized_batch_norm, name=f"{prefix}_bn"
+            )(x)
         x = _activation(activation, f"{prefix}_act")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"{prefix}_dropout")(x)
@@ -271,7 +283,14 @@ def describe_discriminator(discriminator):
 
 
 def build_networks(config, image_shape, num_classes=None):
-    """Builds `(generator, discriminator)` for a `kgan.config.Config`."""
+    """Builds `(generator, discriminator)` for a `kgan.config.Config`.
+
+    Call it inside the run's strategy scope: with `config.sync_batch_norm`
+    and more than one replica, BatchNorm is synchronized across replicas.
+    """
+    import tensorflow as tf
+
+    synchronized = config.sync_batch_norm and tf.distribute.get_strategy().num_replicas_in_sync > 1
     generator = build_generator(
         image_shape,
         latent_dim=config.latent_dim,
@@ -284,6 +303,7 @@ def build_networks(config, image_shape, num_classes=None):
         batch_norm=config.g_batch_norm,
         upsample=config.upsample,
         num_classes=num_classes,
+        synchronized_batch_norm=synchronized,
     )
     discriminator = build_discriminator(
         image_shape,
@@ -296,5 +316,6 @@ def build_networks(config, image_shape, num_classes=None):
         head=config.discriminator,
         patch_layers=config.patch_layers,
         num_classes=num_classes,
+        synchronized_batch_norm=synchronized,
     )
     return generator, discriminator

@@ -49,6 +49,11 @@ def test_every_field_gives_its_reason():
         ({"d_dropout": 1.0}, "--d_dropout=1.0"),
         ({"label_noise_schedule": "cosine"}, "--label_noise_schedule='cosine'"),
         ({"dataset": " "}, "--dataset=' '"),
+        ({"strategy": "horovod"}, "--strategy='horovod'"),
+        ({"mixed_precision": "float16"}, "--mixed_precision='float16'"),
+        ({"devices": "/gpu:0"}, "--devices=/gpu:0"),
+        ({"deterministic": True, "jit_compile": True}, "--deterministic needs --nojit_compile"),
+        ({"checkpoint_every": -1}, "--checkpoint_every=-1"),
     ],
 )
 def test_bad_values_raise_a_message_naming_the_value(overrides, named):

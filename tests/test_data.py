@@ -224,3 +224,33 @@ def test_download_failure_is_reported_not_raised(tmp_path, monkeypatch):
     monkeypatch.setattr(tfds, "load", fail)
     with pytest.raises(UserError, match="ConnectionError: Name or service not known"):
         load_source("mnist", data_dir=str(tmp_path))
+
+
+def _stream(source, count, start_step=0):
+    dataset, _ = make_dataset(source, 8, seed=3, start_step=start_step, with_labels=True)
+    return [tuple(np.asarray(x) for x in batch) for batch in dataset.take(count)]
+
+
+def _assert_same_batches(actual, expected):
+    assert len(actual) == len(expected)
+    for (images, labels), (want_images, want_labels) in zip(actual, expected, strict=True):
+        np.testing.assert_array_equal(images, want_images)
+        np.testing.assert_array_equal(labels, want_labels)
+
+
+def test_a_stream_started_at_step_k_is_the_full_stream_from_k(idx_folder):
+    source = load_source(idx_folder)  # 96 images: 12 batches of 8 per pass
+    full = _stream(source, 30)
+    for start in (5, 12, 27):  # inside pass 1, at pass 2's start, inside pass 3
+        _assert_same_batches(_stream(source, 3, start), full[start : start + 3])
+    # Each pass is a new order of the same images.
+    first, second = (np.concatenate([b[1] for b in full[p * 12 : p * 12 + 12]]) for p in (0, 1))
+    assert sorted(first) == sorted(second) and not np.array_equal(first, second)
+
+
+def test_a_tfds_stream_started_at_step_k_is_the_full_stream_from_k(mock_tfds):
+    with mock_tfds(num_examples=40):  # 5 batches of 8 per pass
+        source = load_source("mnist")
+        full = _stream(source, 14)
+        for start in (3, 11):
+            _assert_same_batches(_stream(source, 3, start), full[start : start + 3])

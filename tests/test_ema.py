@@ -15,9 +15,15 @@ from kgan.networks import build_discriminator, build_generator
 from tests.conftest import REPO, tiny_config
 
 
-def _gan(ema, seed=0):
+def _gan(ema, seed=0, synchronized_batch_norm=False):
     keras.utils.set_random_seed(seed)
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3)
+    generator = build_generator(
+        (28, 28, 1),
+        latent_dim=8,
+        filters=16,
+        kernel_size=3,
+        synchronized_batch_norm=synchronized_batch_norm,
+    )
     discriminator = build_discriminator((28, 28, 1), filters=8, kernel_size=3)
     gan = GAN(generator, discriminator, ema=ema, seed=seed)
     gan.compile()
@@ -129,7 +135,9 @@ _MIRRORED = textwrap.dedent(
     from tests.test_ema import _expected_average, _gan, _images, _RecordGenerator, _values
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
-        gan = _gan(ema=0.3)
+        # As kgan.training builds it: replicas draw different latents, so
+        # only synchronized BatchNorm keeps their moving statistics equal.
+        gan = _gan(ema=0.3, synchronized_batch_norm=True)
     initial = _values(gan.generator.weights)
     recorder = _RecordGenerator()
     gan.fit(_images(32), batch_size=8, epochs=1, callbacks=[recorder], verbose=0)

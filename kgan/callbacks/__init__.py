@@ -1,17 +1,23 @@
 """Callbacks of a kgan run, one class per file."""
 
+from kgan.callbacks.checkpoint_saver import CheckpointSaver
 from kgan.callbacks.epoch_summary import EpochSummary
 from kgan.callbacks.history_csv import HistoryCSV
 from kgan.callbacks.label_noise_schedule import LabelNoiseSchedule
+from kgan.callbacks.mid_epoch_resume import MidEpochResume
 from kgan.callbacks.report_page import ReportPage
 from kgan.callbacks.sample_snapshot import SampleSnapshot
+from kgan.callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from kgan.callbacks.tensorboard_logger import TensorBoardLogger
 
 __all__ = [
+    "CheckpointSaver",
     "EpochSummary",
     "HistoryCSV",
     "LabelNoiseSchedule",
+    "MidEpochResume",
     "ReportPage",
     "SampleSnapshot",
+    "StopOnNonFiniteLoss",
     "TensorBoardLogger",
 ]

@@ -2,8 +2,10 @@
 
 `load_source` turns a TFDS name or a local path into an `ImageSource`;
 `make_dataset` turns that into the training pipeline: scaled to the
-generator's output range, shuffled, batched with `drop_remainder`, cached
-when small, repeated and prefetched.
+generator's output range, shuffled with a seed per pass over the data,
+batched with `drop_remainder`, cached when small, repeated and prefetched.
+Batch `k` of the stream is a function of the seed alone, so a resumed run
+can start the stream at the step where the crashed one stopped.
 
 Example:
 
@@ -153,7 +155,9 @@ def _load_tfds(name, data_dir, image_size, split):
         raise _offline_error(name, "no network connection")
     tfds_split = "test" if split == "test" else "train"
     try:
-        dataset = tfds.load(name, split=tfds_split, data_dir=data_dir, shuffle_files=True)
+        # Files in their stored order: make_dataset shuffles with seeds of its own,
+        # so that a rerun or a resume sees the same batches.
+        dataset = tfds.load(name, split=tfds_split, data_dir=data_dir, shuffle_files=False)
     except (OSError, ConnectionError) as e:
         raise _offline_error(name, f"{type(e).__name__}: {e}") from None
     try:
@@ -213,6 +217,43 @@ def _square(images, size):
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
+def batches_per_pass(source, batch_size):
+    """Full batches in one pass over `source` (the rest is dropped).
+
+    Raises:
+        UserError: if `source` holds fewer images than one batch.
+    """
+    num_batches = source.num_examples // batch_size
+    if num_batches < 1:
+        raise UserError(
+            f"{source.name} has {source.num_examples} images, fewer than "
+            f"--batch_size={batch_size}; lower the batch size."
+        )
+    return num_batches
+
+
+def _array_stream(images, labels, batch_size, num_batches, seed, first_pass):
+    """Endless `(image, label)` examples of in-memory arrays, pass after pass.
+
+    Pass `p` is a permutation drawn from the stateless seed `(seed, p)`, so
+    any pass can be started without reading the ones before it.
+    """
+    import tensorflow as tf
+
+    images = tf.constant(images)
+    labels = tf.constant(labels)
+    count = len(labels)
+
+    def one_pass(index):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), index])
+        )
+        return tf.data.Dataset.from_tensor_slices(order[: num_batches * batch_size])
+
+    indices = tf.data.Dataset.counter(start=first_pass).flat_map(one_pass)
+    return indices.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+
+
 def make_dataset(
     source,
     batch_size,
@@ -221,8 +262,14 @@ def make_dataset(
     with_labels=False,
     shuffle_buffer=60_000,
     steps_per_epoch=None,
+    start_step=0,
 ):
     """Builds the training pipeline for `source`.
+
+    The stream of batches is endless and a function of `seed` alone: each
+    pass over the data is shuffled and cut into `num_examples // batch_size`
+    batches. Epochs of training (`steps_per_epoch`) need not line up with
+    passes: the stream simply goes on.
 
     Args:
         source: an `ImageSource`.
@@ -232,6 +279,9 @@ def make_dataset(
         with_labels: yield `(images, labels)` instead of images alone.
         shuffle_buffer: images in the shuffle buffer.
         steps_per_epoch: optional cap on the batches of one epoch.
+        start_step: start the stream at this batch (a resumed run). In-memory
+            sources (local files) jump there at the cost of at most one
+            pass; TFDS sources read their way there.
 
     Returns:
         `(dataset, steps)`: an endless, prefetched `tf.data.Dataset` of
@@ -239,16 +289,14 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    num_batches = source.num_examples // batch_size
-    if num_batches < 1:
-        raise UserError(
-            f"{source.name} has {source.num_examples} images, fewer than "
-            f"--batch_size={batch_size}; lower the batch size."
-        )
+    num_batches = batches_per_pass(source, batch_size)
     size = source.image_shape[0]
+    first_pass, skip_batches = divmod(int(start_step), num_batches)
     if source.images is not None:
         labels = source.labels if source.labels is not None else np.full(len(source.images), -1)
-        dataset = tf.data.Dataset.from_tensor_slices((source.images, labels.astype(np.int32)))
+        dataset = _array_stream(
+            source.images, labels.astype(np.int32), batch_size, num_batches, seed, first_pass
+        )
         needs_resize = source.images.shape[1:3] != (size, size)
     else:
         dataset = source.dataset
@@ -260,12 +308,17 @@ def make_dataset(
             )
         if source.num_examples * size * size * source.image_shape[2] <= _CACHE_BYTES:
             dataset = dataset.cache()
+        # A reshuffling buffer, seeded: pass p is the same in every run, but
+        # reaching it means reading the passes before it.
+        dataset = dataset.shuffle(
+            min(shuffle_buffer, source.num_examples), seed=seed, reshuffle_each_iteration=True
+        )
+        dataset = dataset.take(num_batches * batch_size).repeat()
+        if first_pass:
+            logging.info("skipping %d passes over %s to resume the stream", first_pass, source.name)
+        dataset = dataset.skip(first_pass * num_batches * batch_size)
         needs_resize = False
-
-    dataset = dataset.shuffle(
-        min(shuffle_buffer, source.num_examples), seed=seed, reshuffle_each_iteration=True
-    )
-    dataset = dataset.batch(batch_size, drop_remainder=True).repeat()
+    dataset = dataset.skip(skip_batches * batch_size).batch(batch_size, drop_remainder=True)
 
     def prepare(images, labels):
         if needs_resize:
@@ -274,7 +327,10 @@ def make_dataset(
         return (images, labels) if with_labels else images
 
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Every worker builds the same stream and keeps its slice of each batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
     steps = min(num_batches, steps_per_epoch) if steps_per_epoch else num_batches
     logging.info(
         "dataset %s: %d images of %s, %d batches of %d per epoch",

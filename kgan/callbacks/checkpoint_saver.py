@@ -1,0 +1,59 @@
+"""Saves crash-safe checkpoints every N steps and at every epoch end."""
+
+import logging
+
+import keras
+
+from kgan.callbacks.step_counter import StepCounter
+
+
+class CheckpointSaver(keras.callbacks.Callback):
+    """Writes a `kgan.checkpoint.RunCheckpoint` every `every` steps and per epoch.
+
+    Place it last among the callbacks: an epoch's checkpoint is written
+    after every other callback has finished that epoch (history row,
+    sample grid, evaluation), so a run resumed from it repeats nothing and
+    misses nothing. No step checkpoint is written at an epoch's last step:
+    the epoch-end one follows right after.
+
+    Args:
+        checkpoint: a `RunCheckpoint`.
+        steps_per_epoch: steps of one epoch.
+        every: steps between checkpoints; 0 saves at epoch ends only.
+        initial_step: steps already done (a resumed run).
+        config: the run's config as a dict, stored with each checkpoint.
+
+    Example:
+
+    >>> saver = CheckpointSaver(RunCheckpoint(gan, "run/checkpoints"), 468, every=500)
+    >>> gan.fit(data, epochs=20, steps_per_epoch=468, callbacks=[saver])
+    """
+
+    def __init__(self, checkpoint, steps_per_epoch, every=0, initial_step=0, config=None):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.every = int(every)
+        self.config = config
+        self.counter = StepCounter(initial_step)
+        self._saved_step = int(initial_step)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counter.epoch_begin()
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.counter.batch_end(batch)
+        if not self.every or step % self.steps_per_epoch == 0:
+            return
+        if step // self.every > self._saved_step // self.every:
+            self._save(step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._save(self.counter.step)
+
+    def _save(self, step):
+        path = self.checkpoint.save(
+            step, step // self.steps_per_epoch, self.steps_per_epoch, self.config
+        )
+        self._saved_step = step
+        logging.debug("checkpoint %s written", path)
