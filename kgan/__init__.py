@@ -23,6 +23,8 @@ _EXPORTS = {
     "export_generator": "kgan.export",
     "load_source": "kgan.data",
     "make_dataset": "kgan.data",
+    "evaluate_generator": "kgan.evaluation.evaluator",
+    "real_floor": "kgan.evaluation.evaluator",
 }
 
 __all__ = sorted(_EXPORTS)

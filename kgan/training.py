@@ -7,6 +7,8 @@ benchmarks call it directly. A run writes under `config.out_dir`:
     history.csv            one row of metrics per epoch
     samples/epoch_NNN.png  the fixed-latent sample grid after each epoch
     generator/             the SavedModel generator (`serve` endpoint)
+    health.jsonl           the failures the health monitor named, if any
+    best_generator/        the generator with the best FCD (with --eval_every)
 """
 
 import dataclasses
@@ -21,6 +23,7 @@ from kgan.data import load_source, make_dataset
 from kgan.errors import UserError
 from kgan.export import export_generator
 from kgan.gan import GAN
+from kgan.monitoring import monitoring_callbacks, prepare_evaluator
 from kgan.networks import build_networks, describe_discriminator, plan_generator
 
 
@@ -107,8 +110,9 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         UserError: for anything about the data or the output folder that the
             user can fix; raised before any training happens.
     """
-    keras.utils.set_random_seed(config.seed)
     prepare_out_dir(config.out_dir)
+    evaluator = prepare_evaluator(config)  # before seeding: see its docstring
+    keras.utils.set_random_seed(config.seed)
 
     # === Data ===
     source = load_source(
@@ -152,6 +156,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
             value_range=value_range(config),
             conditions=snapshot_conditions,
         ),
+        *monitoring_callbacks(config, source, evaluator, value_range(config)),
         HistoryCSV(os.path.join(config.out_dir, "history.csv")),
         *callbacks,
     ]

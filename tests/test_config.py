@@ -49,6 +49,9 @@ def test_every_field_gives_its_reason():
         ({"d_dropout": 1.0}, "--d_dropout=1.0"),
         ({"label_noise_schedule": "cosine"}, "--label_noise_schedule='cosine'"),
         ({"dataset": " "}, "--dataset=' '"),
+        ({"eval_every": -1}, "--eval_every=-1"),
+        ({"eval_samples": 10}, "--eval_samples=10"),
+        ({"on_failure": "ignore"}, "--on_failure='ignore'"),
     ],
 )
 def test_bad_values_raise_a_message_naming_the_value(overrides, named):
