@@ -18,12 +18,22 @@ import time
 from kgan.errors import UserError
 
 
-def define_flags(flag_values):
-    """Defines the program's flags on `flag_values` (usually `absl.flags.FLAGS`)."""
+def define_flags(flag_values, module_name=None):
+    """Defines the program's flags on `flag_values` (usually `absl.flags.FLAGS`).
+
+    Args:
+        flag_values: where to define them.
+        module_name: the module `--helpshort` lists them under; default:
+            the main program.
+    """
     from absl import flags
 
+    module_name = module_name or sys.argv[0]
+
     def define(kind, name, default, help_text):
-        getattr(flags, f"DEFINE_{kind}")(name, default, help_text, flag_values=flag_values)
+        getattr(flags, f"DEFINE_{kind}")(
+            name, default, help_text, flag_values=flag_values, module_name=module_name
+        )
 
     define("string", "generator", None, "A SavedModel whose `serve` maps noise to images.")
     define("string", "dataset", "mnist", "The dataset it imitates: a TFDS name or a local path.")

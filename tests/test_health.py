@@ -92,6 +92,14 @@ def test_d_winning_while_g_gradient_fades_is_diminished_gradient(tiny_gan, tmp_p
     first = monitor.findings[0]
     assert "D was right on both" in first["evidence"] and "--d_lr" in first["suggestion"]
 
+    # With D's learning rate far above G's, the suggestion names it.
+    from kgan.training import build_gan
+
+    fast_d = build_gan(tiny_config(d_lr=1e-2), (28, 28, 1))
+    named = _monitor(fast_d)
+    _feed(named, _stream(steps, g_grad_norm=fading, **winning), steps_per_epoch=100)
+    assert "--d_lr=0.01 is 50x --g_lr=0.0002" in named.findings[0]["suggestion"]
+
     # D winning while G's gradient holds up is not called diminished.
     steady = _monitor(tiny_gan)
     _feed(steady, _stream(steps, g_grad_norm=10.0, **winning), steps_per_epoch=100)

@@ -107,7 +107,7 @@ class GANHealthMonitor(keras.callbacks.Callback):
 
     Per-step metrics: Keras passes `on_train_batch_end` the running means of
     the epoch, so each step's own value is recovered from two consecutive
-    means (`t * m_t - s * m_s) / (t - s)`). Every `check_every` steps, the
+    means (`(t * m_t - s * m_s) / (t - s)`). Every `check_every` steps, the
     last `window` steps are checked for:
 
     - non-convergence: a NaN/Inf metric (at once), or the median d_loss or
@@ -232,7 +232,7 @@ class GANHealthMonitor(keras.callbacks.Callback):
             self.report(
                 "non_convergence",
                 f"{', '.join(bad)} became {values[bad[0]]} at step {self.step}",
-                SUGGESTIONS["diverged"],
+                self._suggest("diverged"),
             )
             return
         full = len(self.history["d_loss"]) == self.thresholds.window
@@ -246,18 +246,20 @@ class GANHealthMonitor(keras.callbacks.Callback):
         t = self.thresholds
         window = {key: np.asarray(self.history[key]) for key in STEP_KEYS}
         d_loss, g_loss = np.median(window["d_loss"]), np.median(window["g_loss"])
-        g_grad = float(np.median(window["g_grad_norm"]))
-        self.g_grad_peak = max(self.g_grad_peak, g_grad)
 
         if max(abs(d_loss), abs(g_loss)) > t.loss_limit:
             self.report(
                 "non_convergence",
                 f"the losses diverged: median d_loss {d_loss:.3g}, g_loss {g_loss:.3g} over the "
-                f"last {t.window} steps (limit {t.loss_limit:g}; balanced: ~1.4 and ~0.7)",
-                SUGGESTIONS["diverged"],
+                f"last {len(window['d_loss'])} steps (limit {t.loss_limit:g}; balanced: ~1.4 and "
+                "~0.7)",
+                self._suggest("diverged"),
             )
             return
 
+        # The peak: G's highest window median outside diverged windows.
+        g_grad = float(np.median(window["g_grad_norm"]))
+        self.g_grad_peak = max(self.g_grad_peak, g_grad)
         wins = (window["d_real_acc"] >= t.d_accuracy) & (window["d_fake_acc"] >= t.d_accuracy)
         if wins.mean() >= t.d_wins_fraction and g_grad < t.g_grad_drop * self.g_grad_peak:
             self.report(
@@ -266,7 +268,7 @@ class GANHealthMonitor(keras.callbacks.Callback):
                 f"{wins.mean():.0%} of the last {t.window} steps while G's gradient norm fell "
                 f"to {g_grad:.3g}, {g_grad / self.g_grad_peak:.0%} of its peak "
                 f"{self.g_grad_peak:.3g}",
-                SUGGESTIONS["diminished_gradient"],
+                self._suggest("diminished_gradient"),
             )
 
         # Relative to the level, floored at 1 so a near-zero loss cannot inflate it.
@@ -277,8 +279,8 @@ class GANHealthMonitor(keras.callbacks.Callback):
                 "unstable",
                 f"d_loss swings between {low:.3g} and {high:.3g} (10th-90th percentile) around "
                 f"{d_loss:.3g} over the last {t.window} steps: a spread of {spread:.2f} times "
-                f"its level (a healthy run stays below ~0.2)",
-                SUGGESTIONS["unstable"],
+                f"its level (the default recipe on MNIST: at most ~0.1)",
+                self._suggest("unstable"),
             )
 
     # === Epoch checks ===
@@ -370,6 +372,38 @@ class GANHealthMonitor(keras.callbacks.Callback):
                 )
 
     # === Reporting ===
+
+    def _learning_rates(self):
+        """`(g_lr, d_lr)` of the model's optimizers, or None if unreadable."""
+        try:
+            return tuple(
+                float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                for optimizer in (self.model.g_optimizer, self.model.d_optimizer)
+            )
+        except (AttributeError, TypeError, ValueError):
+            return None
+
+    def _suggest(self, failure):
+        """The suggestion for `failure`, naming the learning rate to lower if one stands out."""
+        rates = self._learning_rates()
+        if rates is None:
+            return SUGGESTIONS[failure]
+        g_lr, d_lr = rates
+        high, low = ("d", "g") if d_lr >= g_lr else ("g", "d")
+        ratio = max(g_lr, d_lr) / max(min(g_lr, d_lr), 1e-12)
+        named = f"--{high}_lr={max(g_lr, d_lr):g} is {ratio:.0f}x --{low}_lr={min(g_lr, d_lr):g}"
+        if failure == "diminished_gradient" and d_lr > 2 * g_lr:
+            return f"the discriminator wins too easily: {named}; use one rate for both (2e-4)."
+        if failure == "unstable" and ratio > 2:
+            return f"lower the learning rate: {named}; bring it down to --{low}_lr's value."
+        if failure == "diverged":
+            return f"{SUGGESTIONS[failure]} Now: --g_lr={g_lr:g}, --d_lr={d_lr:g}."
+        if failure == "unstable":
+            return (
+                f"lower the learning rate: halve --g_lr and --d_lr (now {g_lr:g} and {d_lr:g}; "
+                "DCGAN: 2e-4 with --beta_1=0.5) or add label noise."
+            )
+        return SUGGESTIONS[failure]
 
     def report(self, failure, evidence, suggestion):
         """Logs a finding, appends it to `health.jsonl`, and stops if asked to."""

@@ -128,11 +128,15 @@ def _from_two_splits(name, train, test, image_size):
     reference, floor = test_order[:half], test_order[half : 2 * half]
     test_images = _resize(test_images, size)
     labelled = train_labels is not None and test_labels is not None
+    how = "train split / test split halved"
+    split = _split_note(len(train_images), half, half, how)
+    if not labelled:
+        split = f"test split halved, no labels: reference {half}, floor {half} images"
     data = EvalData(
         name=name,
-        image_shape=(size, size, train_images.shape[-1]),
+        image_shape=(size, size, test_images.shape[-1]),
         num_classes=int(train_labels.max()) + 1 if labelled else None,
-        split=_split_note(len(train_images), half, half, "train split / test split halved"),
+        split=split,
         reference_images=test_images[reference],
         floor_images=test_images[floor],
     )

@@ -42,7 +42,7 @@ class Evaluator:
         data: a `kgan.evaluation.data.EvalData`.
         classifier: its `Classifier`; None for an unlabelled dataset (only
             `diversity` and `duplicates` are then computed).
-        kid_subsets: KID subsets (Binkowski et al. 2018 use 100).
+        kid_subsets: KID subsets (Binkowski et al. 2018 use 100; 20 keep it fast).
         kid_subset_size: samples per KID subset.
         k: the neighbour setting the radii of precision and recall.
 
@@ -52,7 +52,7 @@ class Evaluator:
     >>> evaluator.evaluate("runs/kgan/generator", num_samples=5000)["fcd"]
     """
 
-    def __init__(self, data, classifier=None, kid_subsets=50, kid_subset_size=1000, k=3):
+    def __init__(self, data, classifier=None, kid_subsets=20, kid_subset_size=1000, k=3):
         self.data = data
         self.classifier = classifier
         self.kid_subsets = int(kid_subsets)
