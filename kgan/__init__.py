@@ -25,6 +25,8 @@ _EXPORTS = {
     "RunCheckpoint": "kgan.checkpoint",
     "load_source": "kgan.data",
     "make_dataset": "kgan.data",
+    "evaluate_generator": "kgan.evaluation.evaluator",
+    "real_floor": "kgan.evaluation.evaluator",
 }
 
 __all__ = sorted(_EXPORTS)

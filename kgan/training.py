@@ -8,6 +8,8 @@ benchmarks call it directly. A run writes under `config.out_dir`:
     samples/epoch_NNN.png  the fixed-latent sample grid after each epoch
     generator/             the SavedModel generator (`serve` endpoint)
     checkpoints/ckpt-N/    the two newest checkpoints; rerunning resumes from them
+    health.jsonl           the failures the health monitor named, if any
+    best_generator/        the generator with the best FCD (with --eval_every)
     tensorboard/           TensorBoard logs (`config.tensorboard`)
     report.html            the self-contained report page (`config.report`)
     progress.gif           the sample grids over epochs, animated (`config.report`)
@@ -40,6 +42,7 @@ from kgan.distribute import make_strategy, worker_role
 from kgan.errors import UserError
 from kgan.export import export_generator
 from kgan.gan import GAN
+from kgan.monitoring import monitoring_callbacks, prepare_evaluator
 from kgan.networks import build_networks, describe_discriminator, plan_generator
 from kgan.quiet import quiet_info_logs
 
@@ -203,10 +206,11 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     run_dir = (
         config.out_dir if role.is_chief else os.path.join(config.out_dir, f".worker-{role.task_id}")
     )
+    prepare_out_dir(run_dir)
+    evaluator = prepare_evaluator(config)  # before seeding: see its docstring
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    prepare_out_dir(run_dir)
 
     # === Data ===
     source = load_source(
@@ -274,6 +278,9 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
             num_samples=config.num_samples,
             value_range=value_range(config),
             conditions=snapshot_conditions,
+        ),
+        *monitoring_callbacks(
+            dataclasses.replace(config, out_dir=run_dir), source, evaluator, value_range(config)
         ),
         HistoryCSV(os.path.join(run_dir, "history.csv"), initial_epoch=initial_epoch),
         *callbacks,

@@ -73,3 +73,25 @@ def tiny_gan():
 
     keras.utils.set_random_seed(0)
     return build_gan(tiny_config(), (28, 28, 1))
+
+
+# Epochs of the test classifier: a short recipe (its own cache key), ~95% on MNIST.
+TEST_CLASSIFIER_EPOCHS = 2
+
+
+@pytest.fixture(scope="session")
+def evaluation_cache(tmp_path_factory):
+    """A classifier cache shared by the session's tests (and their subprocesses)."""
+    return str(tmp_path_factory.mktemp("kgan_cache"))
+
+
+@pytest.fixture(scope="session")
+def mnist_evaluator(evaluation_cache):
+    """An `Evaluator` for the real MNIST t10k files, its classifier trained once."""
+    if not os.path.exists(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
+        pytest.skip(f"real MNIST files not found at {SHARED_MNIST}")
+    from kgan.evaluation import Evaluator
+
+    return Evaluator.from_dataset(
+        SHARED_MNIST, cache_dir=evaluation_cache, classifier_epochs=TEST_CLASSIFIER_EPOCHS
+    )

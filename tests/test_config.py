@@ -54,6 +54,9 @@ def test_every_field_gives_its_reason():
         ({"devices": "/gpu:0"}, "--devices=/gpu:0"),
         ({"deterministic": True, "jit_compile": True}, "--deterministic needs --nojit_compile"),
         ({"checkpoint_every": -1}, "--checkpoint_every=-1"),
+        ({"eval_every": -1}, "--eval_every=-1"),
+        ({"eval_samples": 10}, "--eval_samples=10"),
+        ({"on_failure": "ignore"}, "--on_failure='ignore'"),
     ],
 )
 def test_bad_values_raise_a_message_naming_the_value(overrides, named):

@@ -43,6 +43,11 @@ class HistoryCSV(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         row = {"epoch": epoch + 1}
         for key, value in (logs or {}).items():
+            # Text, or a number with a label (the health monitor's status): the text.
+            label = value if isinstance(value, str) else getattr(value, "label", None)
+            if label is not None:
+                row[key] = str(label)
+                continue
             value = float(value)
             row[key] = repr(value) if math.isfinite(value) else str(value)
         self.rows[epoch + 1] = row

@@ -1,0 +1,107 @@
+"""Scores the generator every few epochs and keeps the best one by FCD."""
+
+import json
+import logging
+import math
+import os
+
+import keras
+import numpy as np
+
+from kgan.evaluation.evaluator import KEYS
+from kgan.evaluation.generators import Generator, generate
+
+
+class QualityEvaluation(keras.callbacks.Callback):
+    """Adds sample-quality metrics to the epoch logs and exports the best generator.
+
+    Every `every` epochs (and after the last), `num_samples` images drawn
+    from fixed latents (the same in every evaluation, so the numbers are
+    comparable) are scored by a `kgan.evaluation.Evaluator`; `fcd`, `kid`,
+    `kid_std`, `classifier_score`, `classes_covered`, `class_kl`,
+    `precision`, `recall`, `diversity` and `duplicates` are added to the
+    epoch logs, so they reach `history.csv`, `fit`'s history, and any
+    TensorBoard callback placed after this one. A labelled dataset's
+    generator with the lowest FCD so far is exported to `best_dir`
+    (atomically), with its scores in `best_dir + ".json"`.
+
+    Args:
+        evaluator: a `kgan.evaluation.Evaluator` for the training dataset.
+        every: evaluate every this many epochs.
+        num_samples: images per evaluation.
+        seed: seed of the fixed latents and of KID's subsets.
+        best_dir: where the best generator goes; None keeps none.
+        value_range: the generator's output range, mapped to [-1, 1].
+
+    Example:
+
+    >>> evaluator = Evaluator.from_dataset("../shared/data/mnist")
+    >>> gan.fit(data, epochs=20, callbacks=[QualityEvaluation(evaluator, every=2)])
+    """
+
+    def __init__(
+        self,
+        evaluator,
+        every=1,
+        num_samples=2000,
+        seed=0,
+        best_dir=None,
+        value_range=(-1.0, 1.0),
+    ):
+        super().__init__()
+        self.evaluator = evaluator
+        self.every = max(int(every), 1)
+        self.num_samples = int(num_samples)
+        self.seed = int(seed)
+        self.best_dir = best_dir
+        self.value_range = tuple(value_range)
+        self.best_fcd = math.inf
+        self.best_epoch = None
+        self.last_result = None
+
+    def on_train_begin(self, logs=None):
+        self.epochs = self.params.get("epochs") if self.params else None
+
+    def _generator(self):
+        model = self.model
+        low, high = self.value_range
+        inputs = model.generator.inputs
+
+        def sample(latents, labels=None):
+            images = np.asarray(model.sample(latents, labels), dtype=np.float32)
+            return (images - low) / (high - low) * 2.0 - 1.0
+
+        return Generator(sample, int(model.latent_dim), len(inputs) > 1, "the generator")
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.epochs is not None and epoch + 1 == self.epochs
+        if (epoch + 1) % self.every and not last:
+            return
+        images = generate(
+            self._generator(), self.num_samples, self.seed, self.evaluator.data.num_classes
+        )
+        result = self.evaluator.score_images(images, self.seed)
+        self.last_result = result
+        if logs is not None:
+            logs.update({key: result[key] for key in KEYS if result[key] is not None})
+        shown = ", ".join(
+            f"{key} {result[key]:.4g}" for key in KEYS if isinstance(result[key], (int, float))
+        )
+        logging.info("epoch %d quality (%d samples): %s", epoch + 1, self.num_samples, shown)
+        fcd = result["fcd"]
+        if self.best_dir and fcd is not None and math.isfinite(fcd) and fcd < self.best_fcd:
+            self.best_fcd, self.best_epoch = fcd, epoch + 1
+            self._export_best(result)
+
+    def _export_best(self, result):
+        from kgan.export import export_generator
+
+        export_generator(self.model.generator, self.best_dir, self.value_range)
+        summary = {"epoch": self.best_epoch, **{k: result[k] for k in KEYS}}
+        temporary = f"{self.best_dir}.json.tmp"
+        with open(temporary, "w") as f:
+            json.dump(summary, f, indent=2, sort_keys=True)
+        os.replace(temporary, f"{self.best_dir}.json")
+        logging.info(
+            "best generator so far (FCD %.4g) exported to %s", self.best_fcd, self.best_dir
+        )

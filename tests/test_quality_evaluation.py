@@ -1,0 +1,69 @@
+"""Quality metrics during training: history.csv, TensorBoard, the best generator."""
+
+import csv
+import glob
+import json
+import os
+
+import keras
+import pytest
+import tensorflow as tf
+
+import kgan.training
+from tests.conftest import tiny_config
+
+METRICS = ["fcd", "kid", "kid_std", "classifier_score", "classes_covered", "class_kl"]
+METRICS += ["precision", "recall"]
+
+
+def _tensorboard_tags(log_dir):
+    tags = set()
+    for path in glob.glob(os.path.join(log_dir, "train", "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+@pytest.mark.slow
+def test_metrics_reach_history_tensorboard_and_the_best_generator(
+    mnist_evaluator, tmp_path, monkeypatch, capsys
+):
+    # The session's evaluator stands in for the one train() would build.
+    monkeypatch.setattr(kgan.training, "prepare_evaluator", lambda config: mnist_evaluator)
+    out_dir = tmp_path / "run"
+    config = tiny_config(
+        dataset=mnist_evaluator.data.name,
+        out_dir=str(out_dir),
+        batch_size=16,
+        steps_per_epoch=10,
+        epochs=3,
+        eval_every=2,
+        eval_samples=200,
+    )
+    tensorboard = keras.callbacks.TensorBoard(str(tmp_path / "logs"))
+    # verbose=2: Keras' progress line must take the numeric health status.
+    result = kgan.training.train(config, callbacks=[tensorboard], verbose=2)
+    assert "health: 0.0000e+00" in capsys.readouterr().out
+
+    with open(out_dir / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    # Evaluated after epoch 2 (every 2) and after the last epoch (3).
+    assert [r["fcd"] != "" for r in rows] == [False, True, True]
+    assert set(METRICS) <= set(rows[1]) and float(rows[1]["fcd"]) > 0
+    assert [r["health"] for r in rows] == ["ok", "ok", "ok"]
+    assert result.history["fcd"] == [float(rows[1]["fcd"]), float(rows[2]["fcd"])]
+
+    tags = _tensorboard_tags(str(tmp_path / "logs"))
+    assert {"epoch_fcd", "epoch_recall", "epoch_health"} <= tags
+
+    with open(out_dir / "best_generator.json") as f:
+        best = json.load(f)
+    assert best["epoch"] in (2, 3)
+    assert best["fcd"] == min(float(r["fcd"]) for r in rows[1:])
+    loaded = tf.saved_model.load(str(out_dir / "best_generator"))
+    assert loaded.serve(tf.zeros((2, 8))).shape == (2, 28, 28, 1)
+    assert sorted(p for p in os.listdir(out_dir) if "best" in p) == [
+        "best_generator",
+        "best_generator.json",
+    ]
