@@ -131,33 +131,24 @@ class _Timer:
 
 def build_kgan(batch_size, jit):
     """kgan's GAN on the tutorial networks, at kgan's default settings."""
-    import keras
+    import dataclasses
 
     from kgan.config import Config
-    from kgan.gan import GAN
+    from kgan.training import build_gan
 
-    config = Config()
-    mixed = getattr(config, "mixed_precision", "none")
-    if mixed not in ("none", "float32"):
-        keras.mixed_precision.set_global_policy(mixed)
-    generator = tutorial_generator(float32_output=True)
-    discriminator = tutorial_discriminator(float32_output=True)
-    keras.mixed_precision.set_global_policy("float32")
-    gan = GAN(
-        generator,
-        discriminator,
-        label_flip=config.label_flip,
-        label_smoothing=config.label_smoothing,
-        one_sided_smoothing=config.one_sided_smoothing,
-        separate_batches=config.separate_batches,
-        seed=0,
-    )
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(config.d_lr, beta_1=config.beta_1),
-        g_optimizer=keras.optimizers.Adam(config.g_lr, beta_1=config.beta_1),
-        steps_per_execution=config.steps_per_execution,
-        jit_compile=jit,
-    )
+    config = dataclasses.replace(Config(), jit_compile=jit)
+    generator_and_discriminator = []
+
+    def networks():
+        # The tutorial's layers, with float32 outputs under a mixed policy.
+        generator_and_discriminator.extend(
+            [tutorial_generator(float32_output=True), tutorial_discriminator(float32_output=True)]
+        )
+        return tuple(generator_and_discriminator)
+
+    gan = build_gan(config, (28, 28, 1), networks=networks)
+    generator, discriminator = generator_and_discriminator
+    mixed = config.mixed_precision
     dataset = make_dataset(batch_size)
     per_call = config.steps_per_execution
 

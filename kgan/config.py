@@ -18,7 +18,7 @@ UPSAMPLES = ("conv_transpose", "upsample_conv")
 SCHEDULES = ("constant", "linear", "step")
 BAD_IMAGE_ACTIONS = ("skip", "stop")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "none", "mixed_float16", "mixed_bfloat16")
 FAILURE_ACTIONS = ("warn", "stop")
 
 
@@ -186,7 +186,9 @@ class Config:
         True, "Several replicas: BatchNorm over the global batch, so N devices train as one."
     )
     mixed_precision: str = _field(
-        "none", "mixed_float16 (GPUs) or mixed_bfloat16 (TPUs, recent CPUs/GPUs): float32 weights."
+        "none",
+        "auto: 16-bit compute where the hardware does it natively (see kgan.precision); "
+        "none: float32; or mixed_float16 / mixed_bfloat16. Weights stay float32.",
     )
     jit_compile: bool = _field(
         False, "Compile the train step with XLA: faster on accelerators, slow first step."

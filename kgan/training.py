@@ -44,6 +44,7 @@ from kgan.export import export_generator
 from kgan.gan import GAN
 from kgan.monitoring import monitoring_callbacks, prepare_evaluator
 from kgan.networks import build_networks, describe_discriminator, plan_generator
+from kgan.precision import resolve_precision
 from kgan.quiet import quiet_info_logs
 
 
@@ -73,7 +74,7 @@ def dtype_policy(name):
         keras.config.set_dtype_policy(previous)
 
 
-def build_gan(config, image_shape, num_classes=None, gan_class=GAN, strategy=None):
+def build_gan(config, image_shape, num_classes=None, gan_class=GAN, strategy=None, networks=None):
     """Builds and compiles the GAN described by `config`.
 
     Networks, model and optimizers are all created inside `strategy`'s
@@ -87,6 +88,10 @@ def build_gan(config, image_shape, num_classes=None, gan_class=GAN, strategy=Non
         num_classes: build class-conditional networks with this many classes.
         gan_class: `GAN` or a subclass overriding its extension points.
         strategy: a `tf.distribute.Strategy`; default: the current one.
+        networks: optional `() -> (generator, discriminator)` building other
+            networks than `config` describes (called inside the scope and
+            dtype policy), e.g. to train someone else's architecture with
+            kgan's step.
 
     Returns:
         A compiled `gan_class` instance.
@@ -102,12 +107,15 @@ def build_gan(config, image_shape, num_classes=None, gan_class=GAN, strategy=Non
             "whole multi-device step with XLA, which TensorFlow cannot run (variables on "
             "other devices, keras-team/keras#19005); drop --jit_compile or train on one device."
         )
-    with strategy.scope(), dtype_policy(config.mixed_precision):
-        return _build_gan(config, image_shape, num_classes, gan_class)
+    with strategy.scope(), dtype_policy(resolve_precision(config.mixed_precision, strategy)):
+        if networks is None:
+            generator, discriminator = build_networks(config, image_shape, num_classes)
+        else:
+            generator, discriminator = networks()
+        return _build_gan(config, generator, discriminator, gan_class)
 
 
-def _build_gan(config, image_shape, num_classes, gan_class):
-    generator, discriminator = build_networks(config, image_shape, num_classes)
+def _build_gan(config, generator, discriminator, gan_class):
     gan = gan_class(
         generator,
         discriminator,
@@ -202,6 +210,10 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     # First: a multi-worker strategy must start before TensorFlow runs anything.
     strategy = make_strategy(config.strategy, config.devices)
     role = worker_role(strategy)
+    # Recorded resolved, so config.json says what actually ran.
+    config = dataclasses.replace(
+        config, mixed_precision=resolve_precision(config.mixed_precision, strategy)
+    )
     # Non-chief workers write their (identical) copies aside.
     run_dir = (
         config.out_dir if role.is_chief else os.path.join(config.out_dir, f".worker-{role.task_id}")

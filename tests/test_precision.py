@@ -82,3 +82,48 @@ def test_xla_compiled_steps_train(idx_folder, tmp_path):
     assert gan.jit_compile
     history = train(config, verbose=0).history
     assert all(np.isfinite(v).all() for v in history.values())
+
+
+@pytest.mark.parametrize(
+    "gpus, capability, flags, expected",
+    [
+        (0, None, {"avx2", "amx_bf16", "avx512_bf16"}, "mixed_bfloat16"),
+        (0, None, {"avx2", "avx512f"}, "none"),
+        (0, None, {"avx2", "avx512_bf16"}, "none"),  # emulated bf16 matmuls: no gain
+        (2, (8, 0), set(), "mixed_bfloat16"),
+        (1, (7, 5), {"amx_bf16"}, "mixed_float16"),  # the GPU decides, not the host CPU
+        (1, (6, 1), set(), "none"),
+    ],
+)
+def test_auto_precision_follows_the_hardware(monkeypatch, gpus, capability, flags, expected):
+    import tensorflow as tf
+
+    from kgan import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: flags)
+    monkeypatch.setattr(
+        tf.config, "list_physical_devices", lambda kind=None: [f"gpu{i}" for i in range(gpus)]
+    )
+    monkeypatch.setattr(
+        tf.config.experimental,
+        "get_device_details",
+        lambda gpu: {"compute_capability": capability},
+    )
+    assert precision.auto_precision() == expected
+    assert precision.resolve_precision("auto") == expected
+    assert precision.resolve_precision("mixed_float16") == "mixed_float16"
+
+
+def test_auto_is_recorded_resolved_in_config_json(idx_folder, tmp_path):
+    import json
+
+    from kgan.precision import auto_precision
+    from kgan.training import train
+
+    config = tiny_config(dataset=idx_folder, out_dir=str(tmp_path / "run"), mixed_precision="auto")
+    result = train(config, verbose=0)
+    with open(tmp_path / "run" / "config.json") as f:
+        assert json.load(f)["mixed_precision"] == auto_precision()
+    assert result.gan.generator.dtype_policy.name == (
+        "float32" if auto_precision() == "none" else auto_precision()
+    )

@@ -1,0 +1,73 @@
+"""Choosing the compute precision: `--mixed_precision=auto` and what it resolves to.
+
+Mixed precision keeps float32 weights, float32 logits and float32 losses,
+and runs the convolutions in 16-bit floats. It pays only where the hardware
+computes them natively; elsewhere 16-bit math is emulated and slower than
+float32. `auto` picks, for the device the run will use:
+
+| hardware                                         | auto resolves to |
+|--------------------------------------------------|------------------|
+| TPU                                              | mixed_bfloat16   |
+| NVIDIA GPU, compute capability >= 8.0 (Ampere+)  | mixed_bfloat16   |
+| NVIDIA GPU, compute capability 7.x (Volta/Turing)| mixed_float16    |
+| CPU with AMX-BF16 (Intel Sapphire Rapids+)       | mixed_bfloat16   |
+| anything else                                    | none (float32)   |
+
+bfloat16 has float32's exponent range, so it needs no loss scaling;
+float16 runs with kgan's `LossScaleOptimizer`-wrapped optimizers.
+"""
+
+import logging
+
+
+def cpu_flags():
+    """The CPU feature flags of this machine (empty where /proc/cpuinfo is absent)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def auto_precision(strategy=None):
+    """The mixed-precision policy name `auto` stands for on this machine.
+
+    Args:
+        strategy: the run's `tf.distribute` strategy (a TPU strategy means
+            bfloat16); default: the current one.
+
+    Returns:
+        `"mixed_bfloat16"`, `"mixed_float16"` or `"none"`.
+    """
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "mixed_bfloat16"
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capabilities = [
+            tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
+            for gpu in gpus
+        ]
+        oldest = min(capabilities)
+        if oldest >= (8, 0):
+            return "mixed_bfloat16"
+        if oldest >= (7, 0):
+            return "mixed_float16"
+        return "none"
+    if "amx_bf16" in cpu_flags():
+        return "mixed_bfloat16"
+    return "none"
+
+
+def resolve_precision(name, strategy=None):
+    """`name`, with `"auto"` replaced by what it means here (logged once)."""
+    if name != "auto":
+        return name
+    resolved = auto_precision(strategy)
+    logging.info("--mixed_precision=auto: %s on this machine", resolved)
+    return resolved
