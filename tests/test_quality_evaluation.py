@@ -67,3 +67,44 @@ def test_metrics_reach_history_tensorboard_and_the_best_generator(
         "best_generator",
         "best_generator.json",
     ]
+
+
+class _StubEvaluator:
+    """Scores every evaluation with the next FCD of a list."""
+
+    def __init__(self, fcds):
+        from types import SimpleNamespace
+
+        from kgan.evaluation.evaluator import KEYS
+
+        self.fcds = list(fcds)
+        self.keys = KEYS
+        self.data = SimpleNamespace(num_classes=None)
+
+    def score_images(self, images, seed):
+        result = {key: 0.5 for key in self.keys}
+        result["fcd"] = self.fcds.pop(0)
+        return result
+
+
+def test_a_resumed_run_keeps_the_best_generator_it_already_exported(tiny_gan, tmp_path):
+    import numpy as np
+
+    from kgan.callbacks import QualityEvaluation
+
+    best_dir = str(tmp_path / "best_generator")
+    os.makedirs(best_dir)
+    with open(f"{best_dir}.json", "w") as f:
+        json.dump({"epoch": 4, "fcd": 1.0}, f)
+    callback = QualityEvaluation(_StubEvaluator([5.0, 0.5]), num_samples=8, best_dir=best_dir)
+    callback.set_model(tiny_gan)
+    callback.on_train_begin()
+    assert callback.best_fcd == 1.0
+    callback.on_epoch_end(4)  # FCD 5: worse than the run's best before the crash
+    assert os.listdir(best_dir) == [] and callback.best_epoch == 4
+    callback.on_epoch_end(5)  # FCD 0.5: a new best, exported
+    with open(f"{best_dir}.json") as f:
+        assert json.load(f)["epoch"] == 6
+    loaded = tf.saved_model.load(best_dir)
+    z = np.zeros((2, 8), "float32")
+    np.testing.assert_allclose(loaded.serve(z), tiny_gan.sample(z), atol=1e-5)

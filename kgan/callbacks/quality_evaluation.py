@@ -61,6 +61,13 @@ class QualityEvaluation(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.epochs = self.params.get("epochs") if self.params else None
+        # A resumed run must beat the best generator it already exported.
+        summary_path = f"{self.best_dir}.json" if self.best_dir else None
+        if summary_path and os.path.exists(summary_path) and os.path.isdir(self.best_dir):
+            with open(summary_path) as f:
+                summary = json.load(f)
+            if summary.get("fcd") is not None and summary["fcd"] < self.best_fcd:
+                self.best_fcd, self.best_epoch = summary["fcd"], summary.get("epoch")
 
     def _generator(self):
         model = self.model
@@ -96,7 +103,9 @@ class QualityEvaluation(keras.callbacks.Callback):
     def _export_best(self, result):
         from kgan.export import export_generator
 
-        export_generator(self.model.generator, self.best_dir, self.value_range)
+        # What was scored: the EMA copy when on, with standing statistics.
+        network = self.model.sampling_network()
+        export_generator(network, self.best_dir, self.value_range)
         summary = {"epoch": self.best_epoch, **{k: result[k] for k in KEYS}}
         temporary = f"{self.best_dir}.json.tmp"
         with open(temporary, "w") as f:
