@@ -49,11 +49,11 @@ def machine():
     return f"{model}, {os.cpu_count()} cores, TF {tf.__version__}"
 
 
-def matmul_peak_gflops(size=4096, repeats=5):
-    """Measures float32 matmul GFLOP/s: the practical peak of this machine."""
+def matmul_peak_gflops(size=4096, repeats=5, dtype="float32"):
+    """Measures matmul GFLOP/s in `dtype`: the practical peak of this machine."""
     import tensorflow as tf
 
-    a = tf.random.normal((size, size))
+    a = tf.cast(tf.random.normal((size, size)), dtype)
     matmul = tf.function(lambda x: tf.matmul(x, x))
     matmul(a).numpy()
     best = float("inf")

@@ -15,8 +15,11 @@ FLOPs are counted analytically: 2 x the multiply-accumulates of the conv
 and dense layers, forward and backward, as each step actually computes them
 (weight gradients for every layer of the network being updated, input
 gradients wherever a gradient must flow further down; BatchNorm,
-activations and the optimizer are not counted). Peak is a large float32
-matmul measured in the same run.
+activations and the optimizer are not counted). Peak is a large matmul
+measured in the same run, in float32 and in bfloat16; each kgan row's peak
+fraction is taken against the peak of the dtype it computes in (its
+`--mixed_precision`, `auto` by default), so a 16-bit row is not flattered
+by a float32 yardstick.
 
     python benchmarks/throughput.py                    # the full table
     python benchmarks/throughput.py --rounds=3 --steps=5   # quicker
@@ -46,7 +49,11 @@ from benchmarks.tutorial import (  # noqa: E402
 flags.DEFINE_string("data", "../shared/data/mnist", "MNIST IDX folder (real images).")
 flags.DEFINE_integer("rounds", 5, "Interleaved timing rounds per setting.")
 flags.DEFINE_integer("steps", 10, "Steps per timing round.")
-flags.DEFINE_list("settings", ["256:off", "256:on", "64:off"], "batch:jit pairs to measure.")
+flags.DEFINE_list(
+    "settings",
+    ["256:off", "256:off:none", "256:on", "64:off"],
+    "batch:jit[:precision] to measure; precision overrides kgan's --mixed_precision.",
+)
 flags.DEFINE_string("out", os.path.join(RESULTS, "throughput.jsonl"), "Results file.")
 FLAGS = flags.FLAGS
 
@@ -129,14 +136,18 @@ class _Timer:
         return Timer()
 
 
-def build_kgan(batch_size, jit):
+def build_kgan(batch_size, jit, precision=None):
     """kgan's GAN on the tutorial networks, at kgan's default settings."""
     import dataclasses
 
     from kgan.config import Config
+    from kgan.precision import resolve_precision
     from kgan.training import build_gan
 
     config = dataclasses.replace(Config(), jit_compile=jit)
+    if precision:
+        config = dataclasses.replace(config, mixed_precision=precision)
+    config = dataclasses.replace(config, mixed_precision=resolve_precision(config.mixed_precision))
     generator_and_discriminator = []
 
     def networks():
@@ -169,9 +180,11 @@ def build_kgan(batch_size, jit):
     return run, (generator, discriminator), mixed
 
 
-def measure(batch_size, jit, peak):
+def measure(batch_size, jit, peaks, precision=None):
     plain_run, (g, d) = build_plain(batch_size, jit)
-    kgan_run, _, precision = build_kgan(batch_size, jit)
+    kgan_run, _, precision = build_kgan(batch_size, jit, precision)
+    peak = peaks["float32"]
+    kgan_peak = peaks["bfloat16"] if "bfloat16" in precision else peak
     plain_flops, kgan_flops = step_flops(layer_macs(g), layer_macs(d))
     for run in (plain_run, kgan_run):  # warm-up: trace, compile, fill caches
         run(2)
@@ -192,8 +205,9 @@ def measure(batch_size, jit, peak):
         "plain_gflops": plain * plain_flops / 1e9,
         "kgan_gflops": kgan * kgan_flops / 1e9,
         "peak_gflops": peak,
+        "kgan_peak_gflops": kgan_peak,
         "plain_peak_fraction": plain * plain_flops / 1e9 / peak,
-        "kgan_peak_fraction": kgan * kgan_flops / 1e9 / peak,
+        "kgan_peak_fraction": kgan * kgan_flops / 1e9 / kgan_peak,
         "rounds": FLAGS.rounds,
         "steps": FLAGS.steps,
         "plain_spread": [min(plain_rates), max(plain_rates)],
@@ -206,30 +220,35 @@ def main(argv):
     from kgan.quiet import import_tensorflow
 
     import_tensorflow()
-    peak = matmul_peak_gflops()
-    print(f"float32 matmul peak: {peak:.0f} GFLOP/s")
+    peaks = {dtype: matmul_peak_gflops(dtype=dtype) for dtype in ("float32", "bfloat16")}
+    print(
+        f"matmul peak: float32 {peaks['float32']:.0f} GFLOP/s, "
+        f"bfloat16 {peaks['bfloat16']:.0f} GFLOP/s"
+    )
     print("FLOPs: 2 x MACs of conv/dense layers, forward + backward as each step computes them")
     header = (
-        f"{'batch':>5} {'jit':>4} {'plain img/s':>12} {'kgan img/s':>11} {'ratio':>6} "
+        f"{'batch':>5} {'jit':>4} {'kgan dtype':>15} "
+        f"{'plain img/s':>12} {'kgan img/s':>11} {'ratio':>6} "
         f"{'plain MFLOP/img':>15} {'kgan MFLOP/img':>14} {'plain GFLOP/s':>13} "
         f"{'kgan GFLOP/s':>12} {'plain/peak':>10} {'kgan/peak':>9}"
     )
     print(header)
     main_row = None
     for setting in FLAGS.settings:
-        batch, jit = setting.split(":")
-        row = measure(int(batch), jit == "on", peak)
+        batch, jit, *precision = setting.split(":")
+        row = measure(int(batch), jit == "on", peaks, precision[0] if precision else None)
         append_result(FLAGS.out, {"benchmark": "throughput", **row})
         print(
-            f"{row['batch_size']:>5} {jit:>4} {row['plain_images_per_s']:>12.0f} "
+            f"{row['batch_size']:>5} {jit:>4} {row['kgan_precision']:>15} "
+            f"{row['plain_images_per_s']:>12.0f} "
             f"{row['kgan_images_per_s']:>11.0f} {row['ratio']:>6.2f} "
             f"{row['plain_mflop_per_image']:>15.0f} {row['kgan_mflop_per_image']:>14.0f} "
             f"{row['plain_gflops']:>13.0f} {row['kgan_gflops']:>12.0f} "
             f"{row['plain_peak_fraction']:>10.2f} {row['kgan_peak_fraction']:>9.2f}",
             flush=True,
         )
-        if row["batch_size"] == 256 and not row["jit_compile"]:
-            main_row = row
+        if row["batch_size"] == 256 and not row["jit_compile"] and not precision:
+            main_row = main_row or row
     if main_row:
         print(f"ratio={main_row['ratio']:.2f} peak_fraction={main_row['kgan_peak_fraction']:.2f}")
 

@@ -61,7 +61,11 @@ class Config:
     steps_per_epoch: int | None = _field(
         None, "Optional cap on steps per epoch, for smoke runs and wall-clock budgets."
     )
-    batch_size: int = _field(128, "128 keeps BatchNorm statistics stable and the CPU kernels busy.")
+    batch_size: int = _field(
+        32,
+        "32: more updates per second of compute; on 2 CPU cores it reached a given FCD "
+        "about 2x sooner than 128 (benchmarks/time_to_quality.py).",
+    )
     latent_dim: int = _field(100, "The DCGAN paper's 100-d normal noise.")
     seed: int = _field(
         0, "One seed fixes weights, latents, label noise and dropout: same seed, same run."
@@ -73,9 +77,9 @@ class Config:
         1, "Discriminator updates per generator update; WGAN critics use 5 (Gulrajani et al.)."
     )
     ema: float = _field(
-        0.0,
-        "Decay of an exponential moving average of G's weights used for samples and "
-        "export (0 = off; 0.999 is usual).",
+        0.999,
+        "Decay of an exponential moving average of G's weights used for samples, "
+        "evaluation and export (0 = off); it averages out the adversarial jitter.",
     )
     standing_stats: bool = _field(
         True,
@@ -186,7 +190,7 @@ class Config:
         True, "Several replicas: BatchNorm over the global batch, so N devices train as one."
     )
     mixed_precision: str = _field(
-        "none",
+        "auto",
         "auto: 16-bit compute where the hardware does it natively (see kgan.precision); "
         "none: float32; or mixed_float16 / mixed_bfloat16. Weights stay float32.",
     )

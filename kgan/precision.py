@@ -64,10 +64,11 @@ def auto_precision(strategy=None):
     return "none"
 
 
-def resolve_precision(name, strategy=None):
-    """`name`, with `"auto"` replaced by what it means here (logged once)."""
+def resolve_precision(name, strategy=None, log=True):
+    """`name`, with `"auto"` replaced by what it means here (logged unless `log=False`)."""
     if name != "auto":
         return name
     resolved = auto_precision(strategy)
-    logging.info("--mixed_precision=auto: %s on this machine", resolved)
+    if log:
+        logging.info("--mixed_precision=auto: %s on this machine", resolved)
     return resolved

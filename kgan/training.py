@@ -210,9 +210,11 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     # First: a multi-worker strategy must start before TensorFlow runs anything.
     strategy = make_strategy(config.strategy, config.devices)
     role = worker_role(strategy)
-    # Recorded resolved, so config.json says what actually ran.
+    # Recorded resolved, so config.json says what actually ran; logged once the
+    # input checks passed, so a bad flag's error stays the only line printed.
+    requested_precision = config.mixed_precision
     config = dataclasses.replace(
-        config, mixed_precision=resolve_precision(config.mixed_precision, strategy)
+        config, mixed_precision=resolve_precision(requested_precision, strategy, log=False)
     )
     # Non-chief workers write their (identical) copies aside.
     run_dir = (
@@ -237,6 +239,8 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     steps = _steps_per_epoch(source, config)
     checkpoints = os.path.join(config.out_dir, "checkpoints")
     check_resumable(checkpoints, config.to_dict(), steps)  # before anything is built
+    if requested_precision == "auto":
+        logging.info("--mixed_precision=auto: %s on this machine", config.mixed_precision)
     num_classes = source.num_classes if conditional else None
     gan = build_gan(config, source.image_shape, num_classes, gan_class, strategy)
     logging.info(describe_discriminator(gan.discriminator))

@@ -59,6 +59,10 @@ def tiny_config(**overrides):
         epochs=1,
         steps_per_epoch=2,
         num_samples=4,
+        # float32 and no EMA: the tests that compare numbers exactly need them;
+        # the defaults themselves are tested in test_config and test_precision.
+        mixed_precision="none",
+        ema=0.0,
     )
     values.update(overrides)
     return Config(**values)
