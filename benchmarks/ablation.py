@@ -232,15 +232,21 @@ def main(argv):
     from kgan.quiet import import_tensorflow
 
     import_tensorflow()
-    done = {(r["setting"], r["dataset"], r["seed"]) for r in load_results(FLAGS.out)}
+    done = {
+        (r["setting"], r["dataset"], r["seed"])
+        for r in load_results(FLAGS.out)
+        if r["budget_steps"] == FLAGS.steps
+    }
     if not FLAGS.report_only:
+        # Seed-major order: a sweep stopped early still has every setting
+        # with as many seeds as the others.
+        settings = [s for s in FLAGS.settings if not same_as_defaults(s)]  # others: defaults'
+        most = max(FLAGS.default_seeds, FLAGS.seeds)
         for dataset in FLAGS.datasets:
-            for setting in FLAGS.settings:
-                seeds = FLAGS.default_seeds if setting == "defaults" else FLAGS.seeds
-                if same_as_defaults(setting):
-                    continue  # reported from the defaults' runs
-                for seed in range(seeds):
-                    if (setting, dataset, seed) in done:
+            for seed in range(most):
+                for setting in settings:
+                    seeds = FLAGS.default_seeds if setting == "defaults" else FLAGS.seeds
+                    if seed >= seeds or (setting, dataset, seed) in done:
                         continue
                     record = run(setting, dataset, seed)
                     append_result(
