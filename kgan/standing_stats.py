@@ -38,8 +38,11 @@ def recalibrate_batch_norm(model, inputs, batch_size=512):
         The number of BatchNorm layers recalibrated.
     """
     layers = batch_norm_layers(model)
+    # A single input as a tensor, not a one-item list, so the probe takes
+    # `inputs` in the structure the model itself takes them.
+    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     for layer in layers:
-        probe = keras.Model(model.inputs, layer.input)
+        probe = keras.Model(model_inputs, layer.input)
         total, total_sq, count = 0.0, 0.0, 0
         num = len(inputs[0]) if isinstance(inputs, (list, tuple)) else len(inputs)
         for start in range(0, num, batch_size):

@@ -35,7 +35,7 @@ def test_each_layer_gets_the_mean_and_variance_of_its_input():
     latents = np.random.default_rng(1).standard_normal((512, 8)).astype("float32")
     recalibrate_batch_norm(generator, latents, batch_size=100)
     first = batch_norm_layers(generator)[0]
-    inputs = np.asarray(keras.Model(generator.inputs, first.input)(latents))
+    inputs = np.asarray(keras.Model(generator.input, first.input)(latents))
     np.testing.assert_allclose(first.moving_mean, inputs.mean(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(first.moving_variance, inputs.var(0), rtol=1e-3, atol=1e-5)
 
