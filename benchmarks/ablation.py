@@ -25,8 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import RESULTS, append_result, load_results  # noqa: E402
-from benchmarks.time_to_quality import DATASETS  # noqa: E402
+from benchmarks.common import DATASETS, RESULTS, append_result, load_results  # noqa: E402
 
 # name -> (technique, Config overrides). Names state the value tried.
 SETTINGS = {

@@ -13,6 +13,13 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "benchmarks", "results")
+
+# The benchmarks' real datasets: MNIST's 10k t10k split beside the checkout,
+# Fashion-MNIST from Debian (`apt-get install -y dataset-fashion-mnist`).
+DATASETS = {
+    "mnist": "../shared/data/mnist",
+    "fashion_mnist": "/usr/share/datasets/fashion-mnist",
+}
 sys.path.insert(0, REPO)
 
 

@@ -25,12 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import RESULTS, append_result, load_results  # noqa: E402
-
-DATASETS = {
-    "mnist": "../shared/data/mnist",
-    "fashion_mnist": "/usr/share/datasets/fashion-mnist",
-}
+from benchmarks.common import DATASETS, RESULTS, append_result, load_results  # noqa: E402
 
 flags.DEFINE_list("datasets", list(DATASETS), "Datasets to run (keys of DATASETS or paths).")
 flags.DEFINE_list("recipes", ["kgan", "tutorial"], "Recipes to compare.")
