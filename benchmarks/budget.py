@@ -89,13 +89,11 @@ def train_kgan(
 
     from kgan.data import load_source, make_dataset
     from kgan.gan import GAN
-    from kgan.training import build_gan, value_range
+    from kgan.training import build_gan, label_noise_schedule, steps_per_epoch, value_range
 
     keras.utils.set_random_seed(config.seed)
     source = load_source(config.dataset, config.data_dir, config.image_size)
-    dataset, steps_per_epoch = make_dataset(
-        source, config.batch_size, seed=config.seed, output=config.g_output
-    )
+    dataset, _ = make_dataset(source, config.batch_size, seed=config.seed, output=config.g_output)
     gan = build_gan(config, source.image_shape, gan_class=gan_class or GAN)
     low, high = value_range(config)
 
@@ -120,8 +118,9 @@ def train_kgan(
     gan.fit(
         dataset,
         epochs=10**6,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=[Clock(), *callbacks],
+        steps_per_epoch=steps_per_epoch(source, config),
+        # The label-noise schedule as train.py runs it (`--label_noise_schedule`).
+        callbacks=[Clock(), label_noise_schedule(config), *callbacks],
         verbose=0,
         shuffle=False,
     )

@@ -236,7 +236,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     config = dataclasses.replace(config, image_size=source.image_shape[0])
 
     # === Model, and the checkpoint to resume from ===
-    steps = _steps_per_epoch(source, config)
+    steps = steps_per_epoch(source, config)
     checkpoints = os.path.join(config.out_dir, "checkpoints")
     check_resumable(checkpoints, config.to_dict(), steps)  # before anything is built
     if requested_precision == "auto":
@@ -281,14 +281,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         MidEpochResume(steps, point.steps_into_epoch, point.tracker_values) if point else None,
         # Before anything is written: a NaN stops the run before it is saved.
         StopOnNonFiniteLoss(checkpoint=checkpoint, initial_step=initial_step),
-        LabelNoiseSchedule(
-            config.label_flip,
-            config.label_smoothing,
-            schedule=config.label_noise_schedule,
-            decay_epochs=config.label_noise_decay_epochs,
-            final_scale=config.label_noise_final_scale,
-            step_factor=config.label_noise_step_factor,
-        ),
+        label_noise_schedule(config),
         SampleSnapshot(
             os.path.join(run_dir, "samples"),
             num_samples=config.num_samples,
@@ -341,7 +334,19 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     return RunResult(gan, history, config, generator_path)
 
 
-def _steps_per_epoch(source, config):
+def label_noise_schedule(config):
+    """The `LabelNoiseSchedule` callback that `config`'s label-noise flags describe."""
+    return LabelNoiseSchedule(
+        config.label_flip,
+        config.label_smoothing,
+        schedule=config.label_noise_schedule,
+        decay_epochs=config.label_noise_decay_epochs,
+        final_scale=config.label_noise_final_scale,
+        step_factor=config.label_noise_step_factor,
+    )
+
+
+def steps_per_epoch(source, config):
     """Steps of one epoch, a multiple of `steps_per_execution` (as Keras runs them)."""
     steps = batches_per_pass(source, config.batch_size)
     if config.steps_per_epoch:
