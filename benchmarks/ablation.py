@@ -204,6 +204,7 @@ def _plot(groups, floors):
     # Settings equal to the defaults are plotted once, as `defaults`.
     fig, ax = plt.subplots(figsize=(12, 0.3 * len(settings) + 1.5))
     for offset, dataset, marker in zip((-0.15, 0.15), DATASETS, "os", strict=True):
+        labelled = False  # a dataset is in the legend once, and only if it has runs
         for i, setting in enumerate(settings):
             rows = groups.get((setting, dataset), [])
             values = [r["fcd"] / floors[dataset] for r in rows if r.get("fcd") is not None]
@@ -213,8 +214,9 @@ def _plot(groups, floors):
                 marker=marker,
                 alpha=0.6,
                 color="C0" if dataset == "mnist" else "C1",
-                label=dataset if i == 0 else None,
+                label=None if labelled or not values else dataset,
             )
+            labelled = labelled or bool(values)
     ax.axvline(FLAGS.success_factor, color="grey", linestyle="--", label="success threshold")
     ax.set_yticks(range(len(settings)), settings)
     ax.set_xscale("log")
