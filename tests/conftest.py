@@ -99,3 +99,14 @@ def mnist_evaluator(evaluation_cache):
     return Evaluator.from_dataset(
         SHARED_MNIST, cache_dir=evaluation_cache, classifier_epochs=TEST_CLASSIFIER_EPOCHS
     )
+
+
+def assert_one_line_error(result, *fragments):
+    """A command-line run failed with one `error: ...` line holding `fragments`."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]

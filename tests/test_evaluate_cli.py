@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from kgan.export import export_generator
 from kgan.networks import build_generator
-from tests.conftest import REPO, TEST_CLASSIFIER_EPOCHS
+from tests.conftest import REPO, TEST_CLASSIFIER_EPOCHS, assert_one_line_error
 
 
 def run_evaluate(*args, module=False, timeout=300):
@@ -26,16 +26,6 @@ def run_evaluate(*args, module=False, timeout=300):
         env=env,
         cwd=REPO,
     )
-
-
-def _assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.fixture
@@ -114,11 +104,11 @@ def test_real_gives_the_floor_as_a_module(cached):
 
 def test_missing_generator_path(tmp_path):
     result = run_evaluate(f"--generator={tmp_path}/nowhere", "--dataset=../shared/data/mnist")
-    _assert_one_line_error(result, "does not exist")
+    assert_one_line_error(result, "does not exist")
 
 
 def test_no_generator_flag():
-    _assert_one_line_error(run_evaluate("--dataset=../shared/data/mnist"), "--generator")
+    assert_one_line_error(run_evaluate("--dataset=../shared/data/mnist"), "--generator")
 
 
 def test_saved_model_without_serve(tmp_path):
@@ -126,7 +116,7 @@ def test_saved_model_without_serve(tmp_path):
     module.v = tf.Variable(1.0)
     tf.saved_model.save(module, str(tmp_path / "no_serve"))
     result = run_evaluate(f"--generator={tmp_path}/no_serve", "--dataset=../shared/data/mnist")
-    _assert_one_line_error(result, "no `serve` endpoint")
+    assert_one_line_error(result, "no `serve` endpoint")
 
 
 @pytest.mark.slow
@@ -134,4 +124,4 @@ def test_generator_of_the_wrong_shape(cached, tmp_path):
     rgb = build_generator((32, 32, 3), latent_dim=8, filters=16, kernel_size=3)
     path = export_generator(rgb, str(tmp_path / "rgb"))
     result = run_evaluate(f"--generator={path}", "--num_samples=200", *cached)
-    _assert_one_line_error(result, "makes 32x32x3 images", "holds 28x28x1")
+    assert_one_line_error(result, "makes 32x32x3 images", "holds 28x28x1")

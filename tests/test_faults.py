@@ -12,8 +12,8 @@ from kgan.checkpoint import RunCheckpoint, list_checkpoints, read_state
 from kgan.errors import NonFiniteLossError, UserError
 from kgan.gan import GAN
 from kgan.training import build_gan, train
-from tests.conftest import tiny_config
-from tests.test_train_cli import _assert_one_line_error, run_train
+from tests.conftest import assert_one_line_error, tiny_config
+from tests.test_train_cli import run_train
 
 
 class DivergingGAN(GAN):
@@ -106,7 +106,7 @@ def test_a_rerun_with_other_settings_is_refused_in_one_line(idx_folder, tmp_path
     common = [f"--dataset={idx_folder}", f"--out_dir={out_dir}", "--epochs=1"]
     tiny = ["--steps_per_epoch=1", "--batch_size=8", "--g_filters=16", "--d_filters=8"]
     assert run_train(*common, *tiny).returncode == 0
-    _assert_one_line_error(
+    assert_one_line_error(
         run_train(*common, *tiny, "--label_flip=0.2"), "label_flip: 0.1 -> 0.2", "fresh --out_dir"
     )
 
@@ -126,7 +126,7 @@ def _folder_with_a_truncated_image(folder):
 def test_a_truncated_image_stops_or_is_skipped_with_a_count(tmp_path, caplog):
     folder = _folder_with_a_truncated_image(str(tmp_path / "images"))
     result = run_train(f"--dataset={folder}", f"--out_dir={tmp_path}/a", "--on_bad_image=stop")
-    _assert_one_line_error(result, "7.png is not a readable image", "--on_bad_image=skip")
+    assert_one_line_error(result, "7.png is not a readable image", "--on_bad_image=skip")
     assert not os.path.exists(tmp_path / "a" / "checkpoints")
 
     config = tiny_config(dataset=folder, out_dir=str(tmp_path / "b"), steps_per_epoch=1)

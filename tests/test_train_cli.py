@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, write_idx
+from tests.conftest import REPO, assert_one_line_error, write_idx
 
 TINY = [
     "--epochs=2",
@@ -78,16 +78,6 @@ def test_train_py_on_an_npz_file(tmp_path):
     _check_run(out_dir, shape=(32, 32, 3))
 
 
-def _assert_one_line_error(result, *fragments):
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
 @pytest.mark.parametrize(
     "flag, fragments",
     [
@@ -100,24 +90,24 @@ def _assert_one_line_error(result, *fragments):
     ],
 )
 def test_bad_flags_fail_fast_with_one_line(flag, fragments):
-    _assert_one_line_error(run_train(flag), *fragments)
+    assert_one_line_error(run_train(flag), *fragments)
 
 
 def test_unknown_tfds_name(tmp_path):
     result = run_train("--dataset=mnits", f"--out_dir={tmp_path}")
-    _assert_one_line_error(result, "--dataset=mnits", "Did you mean")
+    assert_one_line_error(result, "--dataset=mnits", "Did you mean")
 
 
 def test_missing_path(tmp_path):
     result = run_train(f"--dataset={tmp_path}/nowhere", f"--out_dir={tmp_path}/run")
-    _assert_one_line_error(result, "does not exist")
+    assert_one_line_error(result, "does not exist")
 
 
 def test_folder_without_images(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "readme.txt").write_text("nothing")
     result = run_train(f"--dataset={tmp_path}/data", f"--out_dir={tmp_path}/run")
-    _assert_one_line_error(result, "holds no image files")
+    assert_one_line_error(result, "holds no image files")
 
 
 def test_corrupt_idx_file(tmp_path):
@@ -128,18 +118,18 @@ def test_corrupt_idx_file(tmp_path):
     with open(path, "r+b") as f:
         f.truncate(500)
     result = run_train(f"--dataset={folder}", f"--out_dir={tmp_path}/run")
-    _assert_one_line_error(result, "train-images-idx3-ubyte", "download it again")
+    assert_one_line_error(result, "train-images-idx3-ubyte", "download it again")
 
 
 def test_unproducible_image_size_of_a_folder_dataset(tmp_path):
     path = str(tmp_path / "odd.npz")
     np.savez(path, images=np.zeros((32, 30, 30), np.uint8))
     result = run_train(f"--dataset={path}", f"--out_dir={tmp_path}/run")
-    _assert_one_line_error(result, "--image_size=30")
+    assert_one_line_error(result, "--image_size=30")
 
 
 def test_unwritable_out_dir(tmp_path, idx_folder):
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
     result = run_train(f"--dataset={idx_folder}", f"--out_dir={blocker}/run")
-    _assert_one_line_error(result, "--out_dir=", "not writable")
+    assert_one_line_error(result, "--out_dir=", "not writable")
