@@ -25,7 +25,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import DATASETS, RESULTS, append_result, load_results  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DATASETS,
+    RESULTS,
+    append_result,
+    load_results,
+    pyplot,
+    write_table,
+)
 
 # name -> (technique, Config overrides). Names state the value tried.
 SETTINGS = {
@@ -185,20 +192,13 @@ def report(records, floors):
                 f"{', '.join(f'{k} x{v}' for k, v in sorted(named.items())) or '-'} |"
             )
     text = "\n".join(["# Technique table", "", *lines, ""])
-    with open(os.path.join(RESULTS, "ablation.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table("ablation.md", text)
     _plot(groups, floors)
 
 
 def _plot(groups, floors):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot (pip install matplotlib)")
+    plt = pyplot()
+    if plt is None:
         return
     settings = [s for s in SETTINGS if any((s, d) in groups for d in DATASETS)]
     # Settings equal to the defaults are plotted once, as `defaults`.

@@ -69,3 +69,23 @@ def matmul_peak_gflops(size=4096, repeats=5, dtype="float32"):
         matmul(a).numpy()
         best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
+
+
+def write_table(name, text):
+    """Writes a benchmark's Markdown table to benchmarks/results/`name` and prints it."""
+    with open(os.path.join(RESULTS, name), "w") as f:
+        f.write(text)
+    print(text)
+
+
+def pyplot():
+    """matplotlib.pyplot with a file-only backend, or None (saying why) without it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print('matplotlib not installed: no plot (pip install -e ".[bench]")')
+        return None
+    return plt

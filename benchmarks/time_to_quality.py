@@ -25,7 +25,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from benchmarks.common import DATASETS, RESULTS, append_result, load_results  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DATASETS,
+    RESULTS,
+    append_result,
+    load_results,
+    pyplot,
+    write_table,
+)
 
 flags.DEFINE_list("datasets", list(DATASETS), "Datasets to run (keys of DATASETS or paths).")
 flags.DEFINE_list("recipes", ["kgan", "tutorial"], "Recipes to compare.")
@@ -126,20 +133,13 @@ def report(records, floor_fcd):
                 f"{by_recipe['kgan'][-1]['classes_covered']} classes."
             )
     text = "\n".join(["# Time to quality", "", *summary, "", *lines, ""])
-    with open(os.path.join(RESULTS, "time_to_quality.md"), "w") as f:
-        f.write(text)
-    print(text)
+    write_table("time_to_quality.md", text)
     _plot(records, floor_fcd)
 
 
 def _plot(records, floor_fcd):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot (pip install matplotlib)")
+    plt = pyplot()
+    if plt is None:
         return
     datasets = sorted({r["dataset"] for r in records})
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
