@@ -3,6 +3,8 @@
 import gzip
 import os
 import struct
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -110,3 +112,20 @@ def assert_one_line_error(result, *fragments):
     assert lines[0].startswith("error: ")
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def run_python(code, timeout=300):
+    """Runs `code` in a fresh Python process from the repository root.
+
+    For tests that need a process of their own (e.g. to split the CPU into
+    logical devices before TensorFlow starts). Returns the CompletedProcess.
+    """
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+    )

@@ -1,8 +1,5 @@
 """The generator's exponential moving average: formula, sampling, export, checkpoints."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -12,7 +9,7 @@ import tensorflow as tf
 
 from kgan.gan import GAN
 from kgan.networks import build_discriminator, build_generator
-from tests.conftest import REPO, tiny_config
+from tests.conftest import run_python, tiny_config
 
 
 def _gan(ema, seed=0, synchronized_batch_norm=False):
@@ -153,15 +150,7 @@ _MIRRORED = textwrap.dedent(
 
 @pytest.mark.slow
 def test_ema_is_identical_on_every_replica_of_a_mirrored_strategy():
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-c", _MIRRORED],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
-    )
+    result = run_python(_MIRRORED)
     assert result.returncode == 0, result.stderr[-3000:]
     steps, error = result.stdout.split()[1::2]
     assert int(steps) == 4

@@ -1,8 +1,6 @@
 """The variants in examples/: a conditional GAN and WGAN-GP, trained a few steps each."""
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -16,7 +14,7 @@ from kgan.config import Config
 from kgan.errors import UserError
 from kgan.networks import build_generator
 from kgan.sampling import ExportedGenerator, sample_latents, write_samples
-from tests.conftest import REPO, tiny_config
+from tests.conftest import run_python, tiny_config
 
 
 def _tiny_wgan_config(**overrides):
@@ -156,15 +154,7 @@ _MIRRORED = textwrap.dedent(
 def test_penalty_is_scaled_correctly_under_a_mirrored_strategy():
     # A linear critic has the same penalty gradient on every replica; if the
     # penalty escaped the 1/replicas scaling, two replicas would step twice as far.
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(
-        [sys.executable, "-c", _MIRRORED],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
-    )
+    result = run_python(_MIRRORED)
     assert result.returncode == 0, result.stderr[-3000:]
     difference, moved = (float(x) for x in result.stdout.split()[1::2])
     assert difference < 1e-5, f"one device and two replicas differ by {difference}"
