@@ -89,17 +89,15 @@ def train_kgan(
 
     from kgan.data import load_source, make_dataset
     from kgan.gan import GAN
-    from kgan.training import build_gan, label_noise_schedule, steps_per_epoch, value_range
+    from kgan.run import label_noise_schedule, steps_per_epoch
+    from kgan.training import build_gan
 
     keras.utils.set_random_seed(config.seed)
     source = load_source(config.dataset, config.data_dir, config.image_size)
     dataset, _ = make_dataset(source, config.batch_size, seed=config.seed, output=config.g_output)
     gan = build_gan(config, source.image_shape, gan_class=gan_class or GAN)
-    low, high = value_range(config)
-
     def sample_fn(latents):
-        images = np.asarray(gan.sample(latents))
-        return (images - low) / (high - low) * 2.0 - 1.0
+        return np.asarray(gan.sample(latents))  # in [-1, 1], whatever the output activation
 
     def grid_fn(fn):
         return sample_grid(fn, config.latent_dim)

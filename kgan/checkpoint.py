@@ -62,15 +62,15 @@ class ResumePoint:
         step: global steps done.
         epoch: epochs completed (`step // steps_per_epoch`).
         steps_into_epoch: steps of the next epoch already done.
-        tracker_values: the loss trackers' variables at the checkpoint, to
-            put back when the interrupted epoch restarts.
+        tracker_values: `{tracker name: its variables' values}` at the
+            checkpoint, to put back when the interrupted epoch restarts.
     """
 
     path: str
     step: int
     epoch: int
     steps_into_epoch: int
-    tracker_values: list
+    tracker_values: dict
 
 
 def _step_of(name):
@@ -139,12 +139,13 @@ class RunCheckpoint:
         self.write_directory = write_directory or directory
         self.keep = max(int(keep), 1)
         self.last_saved = None
-        self.trackers = [v for metric in gan.metrics for v in metric.variables]
+        # By name, so a subclass may add, drop or reorder trackers.
+        self.trackers = {metric.name: list(metric.variables) for metric in gan.metrics}
         # `gan` reaches the networks, optimizers and model variables by
         # attribute; seed generators are no TF trackables, so every model
         # variable is listed as well (each is stored once either way).
         self._checkpoint = tf.train.Checkpoint(
-            gan=gan, model_variables=list(gan.variables), trackers=list(self.trackers)
+            gan=gan, model_variables=list(gan.variables), trackers=self.trackers
         )
 
     # === Saving ===
@@ -243,7 +244,10 @@ class RunCheckpoint:
                 step=step,
                 epoch=step // per_epoch,
                 steps_into_epoch=step % per_epoch,
-                tracker_values=[v.numpy() for v in self.trackers],
+                tracker_values={
+                    name: [v.numpy() for v in variables]
+                    for name, variables in self.trackers.items()
+                },
             )
         if paths:
             raise UserError(

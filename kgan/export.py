@@ -7,17 +7,16 @@ endpoint takes `(z, labels)` with int32 labels `(B,)`.
 """
 
 import os
-import shutil
-import uuid
 
 import keras
 import tensorflow as tf
 
 from kgan.errors import UserError
+from kgan.files import atomic_folder
 from kgan.quiet import quiet_info_logs
 
 
-def export_generator(generator, path, value_range=(-1.0, 1.0)):
+def export_generator(generator, path, output_range=(-1.0, 1.0)):
     """Writes `generator` to `path` as a SavedModel, atomically.
 
     The SavedModel is written under a temporary name beside `path` and
@@ -27,7 +26,7 @@ def export_generator(generator, path, value_range=(-1.0, 1.0)):
     Args:
         generator: a Keras model from latents (and labels) to images.
         path: the SavedModel folder to (re)place.
-        value_range: the generator's output range; `(0, 1)` (sigmoid) is
+        output_range: the generator's output range; `(0, 1)` (sigmoid) is
             mapped to [-1, 1] in the endpoint so the contract holds.
 
     Returns:
@@ -38,7 +37,7 @@ def export_generator(generator, path, value_range=(-1.0, 1.0)):
     >>> export_generator(gan.generator, "run/generator")
     >>> tf.saved_model.load("run/generator").serve(tf.random.normal([16, 100]))
     """
-    low, high = value_range
+    low, high = output_range
     inputs = generator.inputs
     latent_spec = tf.TensorSpec((None, inputs[0].shape[-1]), tf.float32, name="latents")
 
@@ -47,11 +46,9 @@ def export_generator(generator, path, value_range=(-1.0, 1.0)):
         return (images - low) / (high - low) * 2.0 - 1.0
 
     path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    temporary = os.path.join(parent, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         # Tracing and writing a SavedModel logs a dozen INFO lines.
-        with quiet_info_logs():
+        with quiet_info_logs(), atomic_folder(path) as folder:
             archive = keras.export.ExportArchive()
             archive.track(generator)
             if len(inputs) == 1:
@@ -68,28 +65,10 @@ def export_generator(generator, path, value_range=(-1.0, 1.0)):
                     ),
                     input_signature=[latent_spec, tf.TensorSpec((None,), tf.int32, name="labels")],
                 )
-            os.makedirs(parent, exist_ok=True)
-            archive.write_out(temporary, verbose=False)
+            archive.write_out(folder, verbose=False)
     except OSError as e:
-        shutil.rmtree(temporary, ignore_errors=True)
         raise UserError(
             f"cannot write the generator to {path} ({e.strerror or e}); free disk space or "
             "choose a writable --out_dir. Earlier exports and checkpoints are untouched."
         ) from None
-    replace_folder(temporary, path)
     return path
-
-
-def replace_folder(source, target):
-    """Moves folder `source` to `target`, replacing it with at most a rename gap.
-
-    An existing `target` is first renamed aside and deleted only once
-    `source` is in place.
-    """
-    old = None
-    if os.path.exists(target):
-        old = f"{target}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, old)
-    os.replace(source, target)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)

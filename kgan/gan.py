@@ -14,7 +14,11 @@ Override points, the whole list, for subclasses that change the method
 | `discriminator_loss(...)`| non-saturating BCE on real plus BCE on fake         |
 | `generator_loss(logits)` | non-saturating `-log D(G(z))`                       |
 | `gradient_penalty(x, g, c)` | none (WGAN-GP adds one)                          |
-| `d_steps`                | one discriminator update per generator update       |
+
+Settings a subclass may change in its constructor: `d_steps` (discriminator
+updates per generator update) and `LOGGED`, the names of the trackers that
+`train_step` updates and `fit` logs (a subclass that logs more extends it and
+passes the values to `track`).
 
 With `ema > 0` the model also owns `ema_generator`, an exponential moving
 average of the generator's weights; `sample()` (snapshots, evaluation) and
@@ -22,7 +26,6 @@ the export run it through `generate(..., generator=self.sampling_generator)`.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -33,7 +36,8 @@ from kgan.distribute import (
     make_replica_aware,
     num_replicas,
 )
-from kgan.standing_stats import recalibrate_batch_norm
+from kgan.export import export_generator
+from kgan.standing_stats import StandingStatistics
 
 
 class GAN(keras.Model):
@@ -79,6 +83,8 @@ class GAN(keras.Model):
         ema: decay of the generator's weight average; 0 turns it off.
         standing_stats: recompute BatchNorm statistics for the current
             weights before sampling (`sampling_network`).
+        output_range: the generator's output range, `(-1, 1)` for tanh and
+            `(0, 1)` for sigmoid; `sample()` and the export map it to [-1, 1].
         seed: seed of the model's `SeedGenerator`.
 
     Example:
@@ -88,6 +94,18 @@ class GAN(keras.Model):
     ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
     >>> gan.fit(images, epochs=5)
     """
+
+    # What `train_step` logs, one `keras.metrics.Mean` each (see `track`).
+    LOGGED = (
+        "d_loss",
+        "g_loss",
+        "d_real_acc",
+        "d_fake_acc",
+        "d_grad_norm",
+        "g_grad_norm",
+        "label_flip",
+        "label_smoothing",
+    )
 
     def __init__(
         self,
@@ -101,6 +119,7 @@ class GAN(keras.Model):
         d_steps=1,
         ema=0.0,
         standing_stats=True,
+        output_range=(-1.0, 1.0),
         seed=None,
         **kwargs,
     ):
@@ -118,8 +137,8 @@ class GAN(keras.Model):
         self.separate_batches = bool(separate_batches)
         self.d_steps = int(d_steps)
         self.ema = float(ema)
-        self.standing_stats = bool(standing_stats)
-        self._calibrated = {}  # id(network) -> generator step of its last recalibration
+        self.output_range = tuple(float(v) for v in output_range)
+        self.standing_stats = StandingStatistics(self.latent_dim) if standing_stats else None
         self.seed = seed
         self.seed_generator = ReplicaSeedGenerator(seed, name="gan_seed_generator")
         # Dropout masks, too, must differ from replica to replica.
@@ -148,31 +167,15 @@ class GAN(keras.Model):
             # Updated by assignment only: never by an optimizer or a BN call.
             self.ema_generator.trainable = False
 
-        # === Trackers ===
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_acc_tracker = keras.metrics.Mean(name="d_real_acc")
-        self.d_fake_acc_tracker = keras.metrics.Mean(name="d_fake_acc")
-        self.d_grad_norm_tracker = keras.metrics.Mean(name="d_grad_norm")
-        self.g_grad_norm_tracker = keras.metrics.Mean(name="g_grad_norm")
-        self.label_flip_tracker = keras.metrics.Mean(name="label_flip")
-        self.label_smoothing_tracker = keras.metrics.Mean(name="label_smoothing")
+        # === Trackers: one per logged value ===
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.LOGGED}
         # Both networks are built functional models: nothing left to build.
         self.built = True
 
     @property
     def metrics(self):
         # Listed here so Keras resets them at each epoch start.
-        return [
-            self.d_loss_tracker,
-            self.g_loss_tracker,
-            self.d_real_acc_tracker,
-            self.d_fake_acc_tracker,
-            self.d_grad_norm_tracker,
-            self.g_grad_norm_tracker,
-            self.label_flip_tracker,
-            self.label_smoothing_tracker,
-        ]
+        return list(self.trackers.values())
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Configures the two optimizers; other kwargs go to `Model.compile`.
@@ -205,53 +208,57 @@ class GAN(keras.Model):
         """Generates images from latents (or `[latents, labels]`)."""
         return self.generator(inputs, training=training)
 
+    # === Sampling and export ===
+
     @property
     def sampling_generator(self):
         """The network `sample()` and the export use: the EMA copy if any."""
         return self.generator if self.ema_generator is None else self.ema_generator
 
     def sample(self, latents, conditions=None):
-        """Images for snapshots, evaluation and export (inference mode).
+        """Images in [-1, 1] for snapshots, evaluation and export (inference mode).
 
         Runs the weight-averaged generator when `ema > 0`, else the generator,
-        with standing BatchNorm statistics when `standing_stats` is on.
+        with standing BatchNorm statistics when `standing_stats` is on, and
+        maps `output_range` to [-1, 1] (a sigmoid generator's [0, 1] too).
         """
         generator = self.sampling_network(conditions)
-        return self.generate(latents, conditions, training=False, generator=generator)
+        images = self.generate(latents, conditions, training=False, generator=generator)
+        return self.to_unit_range(images)
+
+    def to_unit_range(self, images):
+        """Maps the generator's `output_range` to [-1, 1] (float32)."""
+        low, high = self.output_range
+        images = ops.cast(images, "float32")
+        if (low, high) == (-1.0, 1.0):
+            return images
+        return (images - low) / (high - low) * 2.0 - 1.0
 
     def sampling_network(self, conditions=None):
         """`sampling_generator`, its BatchNorm statistics made current first.
 
         With `standing_stats`, each BatchNorm's moving statistics are
-        recomputed for the current weights from 1024 fixed latents (see
-        `kgan.standing_stats`), once per generator update at most. Eager
-        only: inside a traced function the network is returned as is.
+        recomputed for the current weights (`kgan.standing_stats`), once per
+        generator update at most. Eager only: inside a traced function the
+        network is returned as is.
 
         Args:
             conditions: for a conditional generator, labels to draw the
                 calibration batch's labels from (default: every class in turn).
         """
-        generator = self.sampling_generator
-        if not self.standing_stats or not tf.executing_eagerly():
-            return generator
-        step = int(self.g_optimizer.iterations.numpy()) if hasattr(self, "g_optimizer") else 0
-        if self._calibrated.get(id(generator)) == step:
-            return generator
-        rng = np.random.default_rng(0)
-        latents = rng.standard_normal((1024, self.latent_dim)).astype("float32")
-        inputs = latents
-        if len(generator.inputs) > 1:
-            if conditions is None:
-                embedding = next(
-                    layer for layer in generator.layers if isinstance(layer, keras.layers.Embedding)
-                )
-                labels = np.arange(1024) % embedding.input_dim
-            else:
-                labels = np.resize(np.asarray(conditions), 1024)
-            inputs = [latents, labels.astype("int32")]
-        recalibrate_batch_norm(generator, inputs)
-        self._calibrated[id(generator)] = step
-        return generator
+        if self.standing_stats is None:
+            return self.sampling_generator
+        optimizer = getattr(self, "g_optimizer", None)
+        step = 0 if optimizer is None else int(ops.convert_to_numpy(optimizer.iterations))
+        return self.standing_stats.current(self.sampling_generator, step, conditions)
+
+    def export_generator(self, path):
+        """Exports `sampling_network()` to `path` as a SavedModel (`kgan.export`).
+
+        Returns:
+            `path`; its `serve` endpoint returns images in [-1, 1].
+        """
+        return export_generator(self.sampling_network(), path, self.output_range)
 
     # === Override points ===
 
@@ -320,51 +327,48 @@ class GAN(keras.Model):
         real, conditions = self.unpack(data)
         batch_size = ops.shape(real)[0]
 
-        # Extra critic updates (WGAN-style), each on a fresh fake batch.
+        # Extra critic updates (WGAN-style), each against a fresh fake batch.
         for _ in range(self.d_steps - 1):
             fake = self.generate(self.sample_latents(batch_size), conditions, training=True)
-            self._discriminator_update(real, ops.stop_gradient(fake), conditions)
+            self._train_discriminator(real, ops.stop_gradient(fake), conditions)
 
-        latents = self.sample_latents(batch_size)
+        # The step's one fake batch, recorded on G's tape for G's update below.
         with tf.GradientTape() as g_tape:
-            # The step's one fake batch; G's tape keeps it for G's update.
-            fake = self.generate(latents, conditions, training=True)
+            fake = self.generate(self.sample_latents(batch_size), conditions, training=True)
 
-            # Train D: stop_gradient, so D's update never computes into G.
-            with g_tape.stop_recording():
-                d_loss, real_logits, fake_logits, d_norm = self._discriminator_update(
-                    real, ops.stop_gradient(fake), conditions
-                )
+        # Train D on it (outside G's tape, and stop_gradient: nothing flows into G).
+        d = self._train_discriminator(real, ops.stop_gradient(fake), conditions)
 
-            # Train G through the updated D, on the same fake batch.
+        # Train G through the updated D, on the same fake batch: re-entering
+        # the tape records D's forward pass onto the generator's graph.
+        with g_tape:
             g_loss = self.generator_loss(self.discriminate(fake, conditions, training=True))
-            g_scaled = self.g_optimizer.scale_loss(g_loss / num_replicas())
-        g_vars = self.generator.trainable_variables
-        g_norm = self._apply_gradients(self.g_optimizer, g_tape.gradient(g_scaled, g_vars), g_vars)
+        g_grad_norm = self._minimize(self.g_optimizer, g_tape, g_loss, self.generator)
         if self.ema_generator is not None:
             self._update_ema()
 
-        # Trackers hold per-replica means of equal-sized slices of the global
-        # batch; Keras averages them over replicas: the global batch's mean.
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_acc_tracker.update_state(losses.real_accuracy(real_logits))
-        self.d_fake_acc_tracker.update_state(losses.fake_accuracy(fake_logits))
-        self.d_grad_norm_tracker.update_state(d_norm)
-        self.g_grad_norm_tracker.update_state(g_norm)
-        self.label_flip_tracker.update_state(self.label_flip)
-        self.label_smoothing_tracker.update_state(self.label_smoothing)
-        results = {m.name: m.result() for m in self.metrics}
-        if in_multi_worker_run():
-            # Keras 3 reduces multi-worker step outputs along axis 0, which a
-            # scalar lacks (tensorflow/tensorflow#72388): give them one.
-            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
-        return results
+        # Log: per-replica means of equal slices; Keras averages them over replicas.
+        return self.track(
+            d_loss=d["loss"],
+            g_loss=g_loss,
+            d_real_acc=losses.real_accuracy(d["real_logits"]),
+            d_fake_acc=losses.fake_accuracy(d["fake_logits"]),
+            d_grad_norm=d["grad_norm"],
+            g_grad_norm=g_grad_norm,
+            label_flip=self.label_flip,
+            label_smoothing=self.label_smoothing,
+        )
 
-    def _discriminator_update(self, real, fake, conditions):
-        """One D update; returns its loss, logits and gradient norm."""
+    def _train_discriminator(self, real, fake, conditions=None):
+        """One discriminator update on a real and a fake batch.
+
+        Returns:
+            A dict: `loss` (with the gradient penalty, if any), `real_logits`,
+            `fake_logits` and `grad_norm`.
+        """
         with tf.GradientTape() as tape:
             if self.separate_batches:
+                # Two forward passes: BatchNorm never mixes real and fake statistics.
                 real_logits = self.discriminate(real, conditions, training=True)
                 fake_logits = self.discriminate(fake, conditions, training=True)
             else:
@@ -374,7 +378,7 @@ class GAN(keras.Model):
                 )
                 logits = self.discriminate(both, both_conditions, training=True)
                 real_logits, fake_logits = ops.split(logits, 2, axis=0)
-            d_loss = self.discriminator_loss(
+            loss = self.discriminator_loss(
                 real_logits,
                 fake_logits,
                 self.real_targets(real_logits),
@@ -382,12 +386,69 @@ class GAN(keras.Model):
             )
             penalty = self.gradient_penalty(real, fake, conditions)
             if penalty is not None:
-                d_loss = d_loss + penalty
-            # Gradients are summed over replicas: scale hand-written losses.
-            d_scaled = self.d_optimizer.scale_loss(d_loss / num_replicas())
-        d_vars = self.discriminator.trainable_variables
-        d_norm = self._apply_gradients(self.d_optimizer, tape.gradient(d_scaled, d_vars), d_vars)
-        return d_loss, real_logits, fake_logits, d_norm
+                loss = loss + penalty
+        grad_norm = self._minimize(self.d_optimizer, tape, loss, self.discriminator)
+        return {
+            "loss": loss,
+            "real_logits": real_logits,
+            "fake_logits": fake_logits,
+            "grad_norm": grad_norm,
+        }
+
+    def track(self, **values):
+        """Updates the tracker of each named value; returns every tracker's result.
+
+        Args:
+            **values: one value per name in `LOGGED` (a subclass that logs
+                more extends `LOGGED` and passes its values too).
+
+        Returns:
+            The logs of the step: `{name: running mean over the epoch}`.
+        """
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if in_multi_worker_run():
+            # Keras 3 reduces multi-worker step outputs along axis 0, which a
+            # scalar lacks (tensorflow/tensorflow#72388): give them one.
+            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
+        return results
+
+    def _minimize(self, optimizer, tape, loss, network):
+        """Applies one update of `network` for `loss`; returns its gradient's norm.
+
+        The one place that knows how a GAN's hand-written loss meets a
+        strategy and mixed precision:
+
+        - each replica's loss is the mean over its slice of the global batch
+          and the optimizer sums the replicas' gradients, so the gradient is
+          taken of `loss / replicas` (the global batch's mean);
+        - under float16 the backward pass runs on the loss times the loss
+          scale (`optimizer.scale_loss`), which `apply_gradients` divides out;
+        - the norm is that of the full-batch gradient of the unscaled loss,
+          the same number on one device or on N replicas: the replicas'
+          gradients are summed here first and each hands the optimizer 1/N
+          of the sum (which it sums again). One more all-reduce per update
+          buys a norm that is not per replica, and a loss-scale finite check
+          that every replica agrees on (Keras checks the first replica's only).
+        """
+        variables = network.trainable_variables
+        # Seeding the backward pass with this factor is scaling the loss by it.
+        factor = optimizer.scale_loss(1.0 / num_replicas())
+        grads = tape.gradient(loss, variables, output_gradients=ops.cast(factor, loss.dtype))
+        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        grads = [g for g, _ in pairs]
+        replicas = num_replicas()
+        if replicas > 1:
+            context = tf.distribute.get_replica_context()
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        norm = tf.linalg.global_norm([ops.cast(g, "float32") for g in grads])
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            norm = norm / ops.cast(optimizer.dynamic_scale, "float32")
+        if replicas > 1:
+            grads = [g / replicas for g in grads]
+        optimizer.apply_gradients(zip(grads, [v for _, v in pairs], strict=True))
+        return norm
 
     def _update_ema(self):
         """Moves every EMA weight towards the generator's (see the class doc)."""
@@ -433,31 +494,6 @@ class GAN(keras.Model):
         broadcast_shape = [batch_size] + [1] * (len(logits.shape) - 1)
         return ops.cast(ops.reshape(targets, broadcast_shape), logits.dtype)
 
-    def _apply_gradients(self, optimizer, grads, variables):
-        """Applies one update; returns the norm of the gradient it applied.
-
-        The norm is that of the full-batch gradient of the unscaled loss:
-        the same number on one device or on N replicas. Under a strategy the
-        replicas' gradients are summed here first (the optimizer would sum
-        them anyway) and each replica hands the optimizer 1/N of the sum,
-        which it sums again: one more all-reduce per update buys a norm
-        that is not per replica, and a loss-scale finite check that every
-        replica agrees on (Keras checks the first replica's gradients only).
-        """
-        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        grads = [g for g, _ in pairs]
-        replicas = num_replicas()
-        if replicas > 1:
-            context = tf.distribute.get_replica_context()
-            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        norm = tf.linalg.global_norm([ops.cast(g, "float32") for g in grads])
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            norm = norm / ops.cast(optimizer.dynamic_scale, "float32")
-        if replicas > 1:
-            grads = [g / replicas for g in grads]
-        optimizer.apply_gradients(zip(grads, [v for _, v in pairs], strict=True))
-        return norm
-
     # === Serialisation ===
 
     def get_config(self):
@@ -472,7 +508,8 @@ class GAN(keras.Model):
             separate_batches=self.separate_batches,
             d_steps=self.d_steps,
             ema=self.ema,
-            standing_stats=self.standing_stats,
+            standing_stats=self.standing_stats is not None,
+            output_range=list(self.output_range),
             seed=self.seed,
         )
         return config

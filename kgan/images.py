@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from kgan.files import atomic_open
+
 
 def to_uint8(images, value_range=(-1.0, 1.0)):
     """Maps float images in `value_range` to uint8 [0, 255], clipping outliers."""
@@ -44,10 +46,8 @@ def save_png(image, path):
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp"
-    Image.fromarray(image).save(temporary, format="PNG")
-    os.replace(temporary, path)
+    with atomic_open(path, "wb") as f:
+        Image.fromarray(image).save(f, format="PNG")
 
 
 def gif_bytes(frames, duration_ms=100):

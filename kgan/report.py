@@ -27,6 +27,7 @@ import re
 
 import numpy as np
 
+from kgan.files import atomic_write
 from kgan.plots import line_chart
 
 # Curves of the training step, by chart; columns absent from history.csv are left out.
@@ -358,13 +359,5 @@ def write_report(out_dir, path=None):
     path = path or os.path.join(out_dir, "report.html")
     page, gif = render_report(out_dir)
     if gif is not None:
-        _write_atomically(os.path.join(out_dir, "progress.gif"), gif)
-    _write_atomically(path, page.encode("utf-8"))
-    return path
-
-
-def _write_atomically(path, data):
-    temporary = f"{path}.tmp"
-    with open(temporary, "wb") as f:
-        f.write(data)
-    os.replace(temporary, path)
+        atomic_write(os.path.join(out_dir, "progress.gif"), gif)
+    return atomic_write(path, page.encode("utf-8"))

@@ -10,9 +10,78 @@ statistics": the exact mean and variance of every BatchNorm's input over a
 large batch of latents, layer by layer, before sampling.
 """
 
+import weakref
+
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
+
+NUM_LATENTS = 1024  # latents whose statistics every BatchNorm layer is given
+SEED = 0  # fixed: the same latents at every calibration, in every run
+
+
+def conditional_classes(generator, default=10):
+    """Classes of a class-conditional generator (from its label embedding), or None.
+
+    Args:
+        generator: a Keras model; one input means unconditional.
+        default: the count when a second input has no `Embedding` to read it from.
+    """
+    if len(generator.inputs) < 2:
+        return None
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+    return default
+
+
+class StandingStatistics:
+    """Keeps generators' BatchNorm statistics current for their weights, lazily.
+
+    `current(generator, step)` recalibrates `generator` (see
+    `recalibrate_batch_norm`) from `NUM_LATENTS` fixed latents, unless it
+    was already calibrated at the same generator step: sampling the same
+    weights twice (a snapshot, then the health check) costs one pass.
+
+    Args:
+        latent_dim: size of the generator's latent vector.
+
+    Example:
+
+    >>> standing = StandingStatistics(latent_dim=100)
+    >>> standing.current(gan.ema_generator, step=int(gan.g_optimizer.iterations))
+    """
+
+    def __init__(self, latent_dim):
+        self.latent_dim = int(latent_dim)
+        self._calibrated_at = weakref.WeakKeyDictionary()  # network -> generator step
+
+    def current(self, generator, step, conditions=None):
+        """Recalibrates `generator` unless done at `step` already; returns it.
+
+        Eager only: inside a traced function the network is returned as is.
+
+        Args:
+            generator: the network to calibrate.
+            step: the generator's update count (its weights' version).
+            conditions: for a conditional generator, labels to draw the
+                calibration batch's labels from (default: every class in turn).
+        """
+        if not tf.executing_eagerly() or self._calibrated_at.get(generator) == step:
+            return generator
+        # A stateless draw from a fixed seed, independent of the model's seed generator.
+        inputs = keras.random.normal((NUM_LATENTS, self.latent_dim), seed=SEED)
+        num_classes = conditional_classes(generator)
+        if num_classes:
+            if conditions is None:
+                labels = np.arange(NUM_LATENTS) % num_classes
+            else:
+                labels = np.resize(np.asarray(conditions), NUM_LATENTS)
+            inputs = [inputs, ops.convert_to_tensor(labels.astype("int32"))]
+        recalibrate_batch_norm(generator, inputs)
+        self._calibrated_at[generator] = step
+        return generator
 
 
 def batch_norm_layers(model):

@@ -18,34 +18,19 @@ benchmarks call it directly. A run writes under `config.out_dir`:
 import contextlib
 import dataclasses
 import logging
-import math
-import os
 import sys
 
 import keras
 import tensorflow as tf
 
-from kgan.callbacks import (
-    CheckpointSaver,
-    EpochSummary,
-    HistoryCSV,
-    LabelNoiseSchedule,
-    MidEpochResume,
-    ReportPage,
-    SampleSnapshot,
-    StopOnNonFiniteLoss,
-    TensorBoardLogger,
-)
-from kgan.checkpoint import RunCheckpoint, check_resumable
-from kgan.data import batches_per_pass, load_source, make_dataset
+from kgan.data import load_source, make_dataset
 from kgan.distribute import make_strategy, worker_role
 from kgan.errors import UserError
-from kgan.export import export_generator
 from kgan.gan import GAN
-from kgan.monitoring import monitoring_callbacks, prepare_evaluator
 from kgan.networks import build_networks, describe_discriminator, plan_generator
 from kgan.precision import resolve_precision
 from kgan.quiet import quiet_info_logs
+from kgan.run import Run, prepare_evaluator, run_callbacks
 
 
 @dataclasses.dataclass
@@ -56,11 +41,6 @@ class RunResult:
     history: dict
     config: object
     generator_path: str
-
-
-def value_range(config):
-    """The generator's output range for `config.g_output`."""
-    return (0.0, 1.0) if config.g_output == "sigmoid" else (-1.0, 1.0)
 
 
 @contextlib.contextmanager
@@ -127,6 +107,7 @@ def _build_gan(config, generator, discriminator, gan_class):
         d_steps=config.d_steps,
         ema=config.ema,
         standing_stats=config.standing_stats,
+        output_range=(0.0, 1.0) if config.g_output == "sigmoid" else (-1.0, 1.0),
         seed=config.seed,
     )
     gan.compile(
@@ -142,47 +123,6 @@ def _build_gan(config, generator, discriminator, gan_class):
     return gan
 
 
-def prepare_out_dir(path):
-    """Creates `path` and checks it is writable, failing early and clearly."""
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise UserError(
-            f"--out_dir={path} is not writable ({e.strerror or e}); choose another folder."
-        ) from None
-
-
-def observers(config, out_dir=None):
-    """The callbacks that show a run: TensorBoard, the report page, the epoch line.
-
-    They only read what the other callbacks wrote (grids, history.csv,
-    health.jsonl) or added to the epoch logs, so they run after them.
-
-    Args:
-        config: the run's `Config`.
-        out_dir: the folder this worker writes (default `config.out_dir`).
-    """
-    out_dir = out_dir or config.out_dir
-    callbacks = []
-    if config.tensorboard:
-        callbacks.append(
-            TensorBoardLogger(
-                os.path.join(out_dir, "tensorboard"),
-                samples_dir=os.path.join(out_dir, "samples"),
-                health_path=os.path.join(out_dir, "health.jsonl"),
-                hparams=config.to_dict(),
-            )
-        )
-    if config.report:
-        callbacks.append(ReportPage(out_dir))
-    callbacks.append(EpochSummary())
-    return callbacks
-
-
 def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"):
     """Trains a GAN as `config` says and exports its generator.
 
@@ -192,7 +132,8 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
 
     Args:
         config: a `kgan.config.Config`.
-        callbacks: extra Keras callbacks, run after kgan's own.
+        callbacks: extra Keras callbacks, run after kgan's own that write
+            the epoch's files (see `kgan.run.run_callbacks`).
         gan_class: `GAN` or a subclass (see `examples/`).
         conditional: feed class labels to both networks (needs a labelled
             dataset and a `gan_class` whose `unpack` returns them).
@@ -207,60 +148,37 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
             loss turns NaN (`NonFiniteLossError`) or a write fails mid-run,
             naming the last good checkpoint.
     """
-    # First: a multi-worker strategy must start before TensorFlow runs anything.
+    # === Setup: devices first (a multi-worker strategy must start before TF runs anything) ===
     strategy = make_strategy(config.strategy, config.devices)
-    role = worker_role(strategy)
-    # Recorded resolved, so config.json says what actually ran; logged once the
-    # input checks passed, so a bad flag's error stays the only line printed.
-    requested_precision = config.mixed_precision
-    config = dataclasses.replace(
-        config, mixed_precision=resolve_precision(requested_precision, strategy, log=False)
-    )
-    # Non-chief workers write their (identical) copies aside.
-    run_dir = (
-        config.out_dir if role.is_chief else os.path.join(config.out_dir, f".worker-{role.task_id}")
-    )
-    prepare_out_dir(run_dir)
-    evaluator = prepare_evaluator(config)  # before seeding: see its docstring
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
 
-    # === Data ===
+    # === Data: read and checked before anything is written ===
     source = load_source(
         config.dataset, config.data_dir, config.image_size, on_bad_image=config.on_bad_image
     )
     plan_generator(source.image_shape[0])
     if conditional and not source.num_classes:
         raise UserError(f"--dataset={config.dataset} has no class labels to condition on.")
-    config = dataclasses.replace(config, image_size=source.image_shape[0])
+    # Resolved once, so config.json (and a resume's check) records what actually runs.
+    config = dataclasses.replace(
+        config,
+        image_size=source.image_shape[0],
+        mixed_precision=resolve_precision(config.mixed_precision, strategy, log=False),
+    )
+    run = Run.start(config, worker_role(strategy), source)
+    evaluator = prepare_evaluator(config)  # before seeding: see its docstring
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
-    # === Model, and the checkpoint to resume from ===
-    steps = steps_per_epoch(source, config)
-    checkpoints = os.path.join(config.out_dir, "checkpoints")
-    check_resumable(checkpoints, config.to_dict(), steps)  # before anything is built
-    if requested_precision == "auto":
-        logging.info("--mixed_precision=auto: %s on this machine", config.mixed_precision)
+    # === Model ===
     num_classes = source.num_classes if conditional else None
     gan = build_gan(config, source.image_shape, num_classes, gan_class, strategy)
-    logging.info(describe_discriminator(gan.discriminator))
-    checkpoint = RunCheckpoint(
-        gan, checkpoints, write_directory=os.path.join(run_dir, "checkpoints")
+    logging.info(
+        "mixed precision: %s; %s", config.mixed_precision, describe_discriminator(gan.discriminator)
     )
-    checkpoint.remove_partial_writes()
-    with strategy.scope():
-        point = checkpoint.restore_latest(config.to_dict(), steps)
-    initial_step = point.step if point else 0
-    initial_epoch = point.epoch if point else 0
-    if point:
-        logging.info(
-            "resuming from %s: step %d, epoch %d of %d%s",
-            point.path,
-            point.step,
-            initial_epoch + 1,
-            config.epochs,
-            f" ({point.steps_into_epoch} steps into it)" if point.steps_into_epoch else "",
-        )
+
+    # === Resume: weights, optimizers, seeds and the data stream continue where they stopped ===
+    run.resume(gan, strategy)
     dataset, _ = make_dataset(
         source,
         config.batch_size,
@@ -268,96 +186,35 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         output=config.g_output,
         with_labels=conditional,
         steps_per_epoch=config.steps_per_epoch,
-        start_step=initial_step,
+        start_step=run.initial_step,
     )
-    write_text(os.path.join(run_dir, "config.json"), config.to_json())
 
-    # === Callbacks ===
-    snapshot_conditions = None
-    if conditional:
-        snapshot_conditions = keras.ops.arange(config.num_samples) % num_classes
-    run_callbacks = [
-        # First: it ends a resumed epoch early and must clear that before the others see it.
-        MidEpochResume(steps, point.steps_into_epoch, point.tracker_values) if point else None,
-        # Before anything is written: a NaN stops the run before it is saved.
-        StopOnNonFiniteLoss(checkpoint=checkpoint, initial_step=initial_step),
-        label_noise_schedule(config),
-        SampleSnapshot(
-            os.path.join(run_dir, "samples"),
-            num_samples=config.num_samples,
-            value_range=value_range(config),
-            conditions=snapshot_conditions,
-        ),
-        *monitoring_callbacks(
-            dataclasses.replace(config, out_dir=run_dir), source, evaluator, value_range(config)
-        ),
-        HistoryCSV(os.path.join(run_dir, "history.csv"), initial_epoch=initial_epoch),
-        *callbacks,
-        *observers(config, run_dir),
-        # Last: an epoch's checkpoint marks everything of that epoch as done.
-        CheckpointSaver(
-            checkpoint,
-            steps,
-            every=config.checkpoint_every,
-            initial_step=initial_step,
-            config=config.to_dict(),
-        ),
-    ]
-
+    # === Fit ===
     history = {}
-    if initial_epoch < config.epochs:
+    if run.initial_epoch < config.epochs:
         try:
             # TF logs each collective op it sets up and each checkpoint shard.
             with quiet_info_logs():
                 history = gan.fit(
                     dataset,
                     epochs=config.epochs,
-                    initial_epoch=initial_epoch,
-                    steps_per_epoch=steps,
-                    callbacks=[c for c in run_callbacks if c is not None],
+                    initial_epoch=run.initial_epoch,
+                    steps_per_epoch=run.steps_per_epoch,
+                    callbacks=run_callbacks(run, gan, source, evaluator, callbacks),
                     # The dataset is shuffled already; a live bar only on a terminal.
                     shuffle=False,
                     verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,
                 ).history
         except OSError as e:
             raise UserError(
-                f"cannot write under {run_dir} ({e.strerror or e}); free disk space and rerun "
-                f"the same command: it resumes from {checkpoint.last_saved or 'the start'}."
+                f"cannot write under {run.directory} ({e.strerror or e}); free disk space and "
+                "rerun the same command: it resumes from "
+                f"{run.checkpoint.last_saved or 'the start'}."
             ) from None
     else:
-        logging.info("the run in %s has already done its %d epochs", run_dir, config.epochs)
-    # The weight-averaged generator when --ema is on, as sample() uses.
-    generator_path = export_generator(
-        gan.sampling_network(), os.path.join(run_dir, "generator"), value_range(config)
-    )
+        logging.info("the run in %s has already done its %d epochs", run.directory, config.epochs)
+
+    # === Export: the weight-averaged generator when --ema is on, as sample() uses ===
+    generator_path = gan.export_generator(run.path("generator"))
     logging.info("generator exported to %s", generator_path)
     return RunResult(gan, history, config, generator_path)
-
-
-def label_noise_schedule(config):
-    """The `LabelNoiseSchedule` callback that `config`'s label-noise flags describe."""
-    return LabelNoiseSchedule(
-        config.label_flip,
-        config.label_smoothing,
-        schedule=config.label_noise_schedule,
-        decay_epochs=config.label_noise_decay_epochs,
-        final_scale=config.label_noise_final_scale,
-        step_factor=config.label_noise_step_factor,
-    )
-
-
-def steps_per_epoch(source, config):
-    """Steps of one epoch, a multiple of `steps_per_execution` (as Keras runs them)."""
-    steps = batches_per_pass(source, config.batch_size)
-    if config.steps_per_epoch:
-        steps = min(steps, config.steps_per_epoch)
-    per_call = config.steps_per_execution
-    return max(math.ceil(steps / per_call), 1) * per_call
-
-
-def write_text(path, text):
-    """Writes `text` to `path` atomically (temporary file, then rename)."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        f.write(text)
-    os.replace(temporary, path)

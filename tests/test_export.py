@@ -30,7 +30,7 @@ def test_serve_equals_the_generator(tmp_path):
 
 def test_sigmoid_generators_are_mapped_to_the_contract_range(tmp_path):
     generator = _generator(output_activation="sigmoid")
-    path = export.export_generator(generator, str(tmp_path / "g"), value_range=(0.0, 1.0))
+    path = export.export_generator(generator, str(tmp_path / "g"), output_range=(0.0, 1.0))
     z = tf.random.normal((4, 8), seed=2)
     loaded = tf.saved_model.load(path)  # keep a reference: it owns the variables
     np.testing.assert_allclose(loaded.serve(z), generator(z) * 2 - 1, atol=1e-6)

@@ -3,6 +3,7 @@
 from kgan.callbacks.checkpoint_saver import CheckpointSaver
 from kgan.callbacks.epoch_summary import EpochSummary
 from kgan.callbacks.gan_health_monitor import GANHealthMonitor, HealthStatus, HealthThresholds
+from kgan.callbacks.global_step import GlobalStep, StepCallback
 from kgan.callbacks.history_csv import HistoryCSV
 from kgan.callbacks.label_noise_schedule import LabelNoiseSchedule
 from kgan.callbacks.mid_epoch_resume import MidEpochResume
@@ -16,6 +17,7 @@ __all__ = [
     "CheckpointSaver",
     "EpochSummary",
     "GANHealthMonitor",
+    "GlobalStep",
     "HealthStatus",
     "HealthThresholds",
     "HistoryCSV",
@@ -24,6 +26,7 @@ __all__ = [
     "QualityEvaluation",
     "ReportPage",
     "SampleSnapshot",
+    "StepCallback",
     "StopOnNonFiniteLoss",
     "TensorBoardLogger",
 ]

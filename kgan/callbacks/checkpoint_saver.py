@@ -2,12 +2,10 @@
 
 import logging
 
-import keras
-
-from kgan.callbacks.step_counter import StepCounter
+from kgan.callbacks.global_step import StepCallback
 
 
-class CheckpointSaver(keras.callbacks.Callback):
+class CheckpointSaver(StepCallback):
     """Writes a `kgan.checkpoint.RunCheckpoint` every `every` steps and per epoch.
 
     Place it last among the callbacks: an epoch's checkpoint is written
@@ -20,8 +18,9 @@ class CheckpointSaver(keras.callbacks.Callback):
         checkpoint: a `RunCheckpoint`.
         steps_per_epoch: steps of one epoch.
         every: steps between checkpoints; 0 saves at epoch ends only.
-        initial_step: steps already done (a resumed run).
         config: the run's config as a dict, stored with each checkpoint.
+        clock: the run's `GlobalStep` (default: one of its own, which starts
+            from the generator optimizer's step count).
 
     Example:
 
@@ -29,27 +28,27 @@ class CheckpointSaver(keras.callbacks.Callback):
     >>> gan.fit(data, epochs=20, steps_per_epoch=468, callbacks=[saver])
     """
 
-    def __init__(self, checkpoint, steps_per_epoch, every=0, initial_step=0, config=None):
-        super().__init__()
+    def __init__(self, checkpoint, steps_per_epoch, every=0, config=None, clock=None):
+        super().__init__(clock)
         self.checkpoint = checkpoint
         self.steps_per_epoch = int(steps_per_epoch)
         self.every = int(every)
         self.config = config
-        self.counter = StepCounter(initial_step)
-        self._saved_step = int(initial_step)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.counter.epoch_begin()
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._saved_step = self.step
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self.counter.batch_end(batch)
+        super().on_train_batch_end(batch, logs)
+        step = self.step
         if not self.every or step % self.steps_per_epoch == 0:
             return
         if step // self.every > self._saved_step // self.every:
             self._save(step)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._save(self.counter.step)
+        self._save(self.step)
 
     def _save(self, step):
         path = self.checkpoint.save(

@@ -30,7 +30,6 @@ class EpochSummary(keras.callbacks.Callback):
         super().__init__()
         self.logger = logger or logging.getLogger()
         self.started = None
-        self.last_line = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.monotonic()
@@ -42,8 +41,7 @@ class EpochSummary(keras.callbacks.Callback):
         epochs = self.params.get("epochs") if self.params else None
         seconds = time.monotonic() - self.started if self.started is not None else 0.0
         total = f"/{epochs}" if epochs else ""
-        self.last_line = f"epoch {epoch + 1}{total} ({seconds:.1f} s): {values}"
-        self.logger.info("%s", self.last_line)
+        self.logger.info("epoch %d%s (%.1f s): %s", epoch + 1, total, seconds, values)
 
 
 def _format(value):

@@ -10,7 +10,10 @@ import os
 import keras
 import numpy as np
 
+from kgan.callbacks.global_step import StepCallback
 from kgan.evaluation import metrics
+from kgan.files import atomic_open
+from kgan.standing_stats import conditional_classes
 
 # Ascending severity: an epoch's `health` is the most severe failure seen in it.
 FAILURES = ("unstable", "diminished_gradient", "mode_collapse", "non_convergence")
@@ -102,12 +105,12 @@ class HealthThresholds:
     duplicates: float = 0.5
 
 
-class GANHealthMonitor(keras.callbacks.Callback):
+class GANHealthMonitor(StepCallback):
     """Watches a GAN train and names the failure it sees, with evidence and a suggestion.
 
     Per-step metrics: Keras passes `on_train_batch_end` the running means of
-    the epoch, so each step's own value is recovered from two consecutive
-    means (`(t * m_t - s * m_s) / (t - s)`). Every `check_every` steps, the
+    the epoch; the run's `GlobalStep` recovers each step's own values from
+    them (`GlobalStep.latest`). Every `check_every` steps, the
     last `window` steps are checked for:
 
     - non-convergence: a NaN/Inf metric (at once), or the median d_loss or
@@ -145,6 +148,9 @@ class GANHealthMonitor(keras.callbacks.Callback):
         thresholds: a `HealthThresholds`.
         initial_epoch: epochs already done (a resumed run): their findings
             in `health.jsonl` are kept, later ones dropped.
+        clock: the run's `GlobalStep`, whose step the findings carry
+            (default: one of its own, starting from the generator
+            optimizer's step count).
 
     Example:
 
@@ -161,8 +167,9 @@ class GANHealthMonitor(keras.callbacks.Callback):
         seed=4321,
         thresholds=None,
         initial_epoch=0,
+        clock=None,
     ):
-        super().__init__()
+        super().__init__(clock)
         if on_failure not in ON_FAILURE:
             raise ValueError(f"on_failure={on_failure!r} is not one of {', '.join(ON_FAILURE)}.")
         self.out_dir = out_dir
@@ -179,7 +186,7 @@ class GANHealthMonitor(keras.callbacks.Callback):
     # === State ===
 
     def on_train_begin(self, logs=None):
-        self.step = 0
+        super().on_train_begin(logs)
         self.history = {key: collections.deque(maxlen=self.thresholds.window) for key in STEP_KEYS}
         self.g_grad_peak = 0.0
         self.best_diversity = 0.0
@@ -191,8 +198,9 @@ class GANHealthMonitor(keras.callbacks.Callback):
             (self.num_samples, self.model.latent_dim), seed=self.seed
         )
         self.conditions = None
-        if len(self.model.generator.inputs) > 1:
-            self.conditions = keras.ops.arange(self.num_samples) % _num_classes(self.model)
+        num_classes = conditional_classes(self.model.generator)
+        if num_classes:
+            self.conditions = keras.ops.arange(self.num_samples) % num_classes
         if self.out_dir:
             self._restart_file()
 
@@ -203,27 +211,19 @@ class GANHealthMonitor(keras.callbacks.Callback):
             return
         with open(path) as f:
             kept = [line for line in f if json.loads(line)["epoch"] <= self.initial_epoch]
-        with open(path, "w") as f:
+        with atomic_open(path) as f:
             f.writelines(kept)
 
     def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
         self.epoch = epoch
         self.epoch_failures = set()
-        self.previous = None  # (steps into the epoch, running means)
 
     def on_train_batch_end(self, batch, logs=None):
-        if not logs or any(key not in logs for key in STEP_KEYS):
+        super().on_train_batch_end(batch, logs)
+        values = self.clock.latest  # this step's own metrics, not the epoch's means
+        if any(key not in values for key in STEP_KEYS):
             return
-        steps = batch + 1
-        means = {key: float(logs[key]) for key in STEP_KEYS}
-        if self.previous is None:
-            done, values = 0, means
-        else:
-            done, previous = self.previous
-            span = steps - done
-            values = {key: (steps * means[key] - done * previous[key]) / span for key in STEP_KEYS}
-        self.previous = (steps, means)
-        self.step += steps - done
         for key in STEP_KEYS:
             self.history[key].append(values[key])
 
@@ -236,7 +236,7 @@ class GANHealthMonitor(keras.callbacks.Callback):
             )
             return
         full = len(self.history["d_loss"]) == self.thresholds.window
-        if full and self.step % self.thresholds.check_every < steps - done:
+        if full and self.step % self.thresholds.check_every < self.clock.span:
             self.check_steps()
 
     # === Step checks ===
@@ -433,11 +433,3 @@ class GANHealthMonitor(keras.callbacks.Callback):
         if self.on_failure == "stop" and self.model is not None:
             logging.warning("health: stopping training (on_failure=stop)")
             self.model.stop_training = True
-
-
-def _num_classes(gan):
-    """Classes of a conditional generator, from its label embedding (default 10)."""
-    for layer in gan.generator.layers:
-        if isinstance(layer, keras.layers.Embedding):
-            return int(layer.input_dim)
-    return 10

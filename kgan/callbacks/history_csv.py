@@ -6,6 +6,8 @@ import os
 
 import keras
 
+from kgan.files import atomic_open
+
 
 class HistoryCSV(keras.callbacks.Callback):
     """Keeps `path` holding one row per epoch with every logged metric.
@@ -54,10 +56,8 @@ class HistoryCSV(keras.callbacks.Callback):
         # Drop rows after this epoch: they belong to a run this one replaces.
         self.rows = {e: r for e, r in self.rows.items() if e <= epoch + 1}
         keys = sorted({k for r in self.rows.values() for k in r} - {"epoch"})
-        temporary = f"{self.path}.tmp"
-        with open(temporary, "w", newline="") as f:
+        with atomic_open(self.path, newline="") as f:
             writer = csv.DictWriter(f, ["epoch", *keys], restval="")
             writer.writeheader()
             for e in sorted(self.rows):
                 writer.writerow(self.rows[e])
-        os.replace(temporary, self.path)

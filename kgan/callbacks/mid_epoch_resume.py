@@ -10,14 +10,14 @@ class MidEpochResume(keras.callbacks.Callback):
     `steps_done` steps into it, this callback ends that epoch after the
     remaining steps (through `model.stop_training`, which it clears again
     at the epoch's end, before the other callbacks' `on_epoch_end`: place
-    it first) and puts the loss trackers back to their values at the
+    it first, before `GlobalStep`) and puts the loss trackers back to their values at the
     checkpoint, so the epoch's logged means cover all of its steps.
 
     Args:
         steps_per_epoch: steps of one full epoch.
         steps_done: steps of the interrupted epoch already done.
-        tracker_values: values of the trackers' variables at the checkpoint
-            (`ResumePoint.tracker_values`), or None.
+        tracker_values: `{metric name: its variables' values}` at the
+            checkpoint (`ResumePoint.tracker_values`), or None.
 
     Example:
 
@@ -37,9 +37,11 @@ class MidEpochResume(keras.callbacks.Callback):
         if not self.active or not self.tracker_values:
             return
         # `fit` has just reset the trackers; give them back the first part.
-        variables = [v for metric in self.model.metrics for v in metric.variables]
-        for variable, value in zip(variables, self.tracker_values, strict=True):
-            variable.assign(value)
+        for metric in self.model.metrics:
+            for variable, value in zip(
+                metric.variables, self.tracker_values[metric.name], strict=True
+            ):
+                variable.assign(value)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.active and batch + 1 >= self.remaining and not self.model.stop_training:

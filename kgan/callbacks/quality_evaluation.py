@@ -10,6 +10,7 @@ import numpy as np
 
 from kgan.evaluation.evaluator import KEYS
 from kgan.evaluation.generators import Generator, generate
+from kgan.files import atomic_write
 
 
 class QualityEvaluation(keras.callbacks.Callback):
@@ -31,7 +32,6 @@ class QualityEvaluation(keras.callbacks.Callback):
         num_samples: images per evaluation.
         seed: seed of the fixed latents and of KID's subsets.
         best_dir: where the best generator goes; None keeps none.
-        value_range: the generator's output range, mapped to [-1, 1].
 
     Example:
 
@@ -46,7 +46,6 @@ class QualityEvaluation(keras.callbacks.Callback):
         num_samples=2000,
         seed=0,
         best_dir=None,
-        value_range=(-1.0, 1.0),
     ):
         super().__init__()
         self.evaluator = evaluator
@@ -54,10 +53,8 @@ class QualityEvaluation(keras.callbacks.Callback):
         self.num_samples = int(num_samples)
         self.seed = int(seed)
         self.best_dir = best_dir
-        self.value_range = tuple(value_range)
         self.best_fcd = math.inf
         self.best_epoch = None
-        self.last_result = None
 
     def on_train_begin(self, logs=None):
         self.epochs = self.params.get("epochs") if self.params else None
@@ -71,14 +68,12 @@ class QualityEvaluation(keras.callbacks.Callback):
 
     def _generator(self):
         model = self.model
-        low, high = self.value_range
-        inputs = model.generator.inputs
 
         def sample(latents, labels=None):
-            images = np.asarray(model.sample(latents, labels), dtype=np.float32)
-            return (images - low) / (high - low) * 2.0 - 1.0
+            return np.asarray(model.sample(latents, labels), dtype=np.float32)  # in [-1, 1]
 
-        return Generator(sample, int(model.latent_dim), len(inputs) > 1, "the generator")
+        conditional = len(model.generator.inputs) > 1
+        return Generator(sample, int(model.latent_dim), conditional, "the generator")
 
     def on_epoch_end(self, epoch, logs=None):
         last = self.epochs is not None and epoch + 1 == self.epochs
@@ -88,7 +83,6 @@ class QualityEvaluation(keras.callbacks.Callback):
             self._generator(), self.num_samples, self.seed, self.evaluator.data.num_classes
         )
         result = self.evaluator.score_images(images, self.seed)
-        self.last_result = result
         if logs is not None:
             logs.update({key: result[key] for key in KEYS if result[key] is not None})
         shown = ", ".join(
@@ -101,16 +95,10 @@ class QualityEvaluation(keras.callbacks.Callback):
             self._export_best(result)
 
     def _export_best(self, result):
-        from kgan.export import export_generator
-
         # What was scored: the EMA copy when on, with standing statistics.
-        network = self.model.sampling_network()
-        export_generator(network, self.best_dir, self.value_range)
+        self.model.export_generator(self.best_dir)
         summary = {"epoch": self.best_epoch, **{k: result[k] for k in KEYS}}
-        temporary = f"{self.best_dir}.json.tmp"
-        with open(temporary, "w") as f:
-            json.dump(summary, f, indent=2, sort_keys=True)
-        os.replace(temporary, f"{self.best_dir}.json")
+        atomic_write(f"{self.best_dir}.json", json.dumps(summary, indent=2, sort_keys=True))
         logging.info(
             "best generator so far (FCD %.4g) exported to %s", self.best_fcd, self.best_dir
         )

@@ -20,7 +20,6 @@ class SampleSnapshot(keras.callbacks.Callback):
         num_samples: images per grid.
         every: write a grid every this many epochs (and always the last).
         seed: seed of the fixed latent batch.
-        value_range: range of the generator's output, `(-1, 1)` for tanh.
         conditions: optional conditions (e.g. class labels) for the samples.
 
     Example:
@@ -28,18 +27,14 @@ class SampleSnapshot(keras.callbacks.Callback):
     >>> gan.fit(data, epochs=10, callbacks=[SampleSnapshot("run/samples")])
     """
 
-    def __init__(
-        self, out_dir, num_samples=64, every=1, seed=1234, value_range=(-1.0, 1.0), conditions=None
-    ):
+    def __init__(self, out_dir, num_samples=64, every=1, seed=1234, conditions=None):
         super().__init__()
         self.out_dir = out_dir
         self.num_samples = int(num_samples)
         self.every = int(every)
         self.seed = int(seed)
-        self.value_range = tuple(value_range)
         self.conditions = conditions
         self.latents = None
-        self.last_path = None
 
     def on_train_begin(self, logs=None):
         # A stateless draw from a fixed seed: identical in every run and epoch.
@@ -52,11 +47,11 @@ class SampleSnapshot(keras.callbacks.Callback):
         last = self.epochs is not None and epoch + 1 == self.epochs
         if (epoch + 1) % self.every and not last:
             return
-        self.last_path = self.write(os.path.join(self.out_dir, f"epoch_{epoch + 1:03d}.png"))
+        self.write(os.path.join(self.out_dir, f"epoch_{epoch + 1:03d}.png"))
 
     def write(self, path):
         """Generates the fixed batch and saves its grid to `path`."""
-        images = self.model.sample(self.latents, self.conditions)
-        grid = make_grid(to_uint8(np.asarray(images), self.value_range))
+        images = self.model.sample(self.latents, self.conditions)  # in [-1, 1]
+        grid = make_grid(to_uint8(np.asarray(images)))
         save_png(grid, path)
         return path

@@ -2,13 +2,11 @@
 
 import math
 
-import keras
-
-from kgan.callbacks.step_counter import StepCounter
+from kgan.callbacks.global_step import StepCallback
 from kgan.errors import NonFiniteLossError
 
 
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
+class StopOnNonFiniteLoss(StepCallback):
     """Raises `NonFiniteLossError` when a logged loss stops being finite.
 
     Logged losses are running means over the epoch, so the first step
@@ -21,24 +19,20 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     Args:
         keys: the logged losses to watch.
         checkpoint: a `RunCheckpoint`, to name its last checkpoint.
-        initial_step: steps already done (a resumed run).
+        clock: the run's `GlobalStep` (default: one of its own).
 
     Example:
 
     >>> gan.fit(data, callbacks=[StopOnNonFiniteLoss(checkpoint=checkpoint), saver])
     """
 
-    def __init__(self, keys=("d_loss", "g_loss"), checkpoint=None, initial_step=0):
-        super().__init__()
+    def __init__(self, keys=("d_loss", "g_loss"), checkpoint=None, clock=None):
+        super().__init__(clock)
         self.keys = tuple(keys)
         self.checkpoint = checkpoint
-        self.counter = StepCounter(initial_step)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.counter.epoch_begin()
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self.counter.batch_end(batch)
+        super().on_train_batch_end(batch, logs)
         for key in self.keys:
             value = (logs or {}).get(key)
             if value is not None and not math.isfinite(float(value)):
@@ -50,6 +44,6 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                     else "No checkpoint had been written yet."
                 )
                 raise NonFiniteLossError(
-                    f"{key} became {float(value)} at step {step}; training stopped. {saved} "
+                    f"{key} became {float(value)} at step {self.step}; training stopped. {saved} "
                     "If it diverges again, lower --d_lr/--g_lr in a fresh --out_dir."
                 )

@@ -4,17 +4,18 @@ import json
 import math
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from kgan.callbacks.global_step import StepCallback
 
-class TensorBoardLogger(keras.callbacks.Callback):
+
+class TensorBoardLogger(StepCallback):
     """Writes one TensorBoard run: `tensorboard --logdir <out_dir>/tensorboard`.
 
-    - `step/<metric>` every `update_freq` steps, at the global step: the
-      mean over those steps (from the trackers' totals and counts, so it is
-      not the epoch's running mean that the progress bar shows);
+    - `step/<metric>` every `update_freq` steps, at the run's global step:
+      the mean over those steps (from `GlobalStep.latest`, so it is not the
+      epoch's running mean that the progress bar shows);
     - `epoch/<metric>` for every numeric value of the epoch logs (quality
       metrics included, when an earlier callback adds them), at the epoch
       number (1-based, as in history.csv and `samples/epoch_NNN.png`);
@@ -30,6 +31,8 @@ class TensorBoardLogger(keras.callbacks.Callback):
             file is fine (the monitor may be off).
         hparams: a flat dict of the run's settings (e.g. `config.to_dict()`).
         update_freq: log step metrics every this many steps.
+        clock: the run's `GlobalStep` (default: one of its own, starting from
+            the generator optimizer's step count, which a resume restores).
 
     Example:
 
@@ -37,8 +40,16 @@ class TensorBoardLogger(keras.callbacks.Callback):
     >>> gan.fit(data, epochs=5, callbacks=[SampleSnapshot("run/samples"), logger])
     """
 
-    def __init__(self, log_dir, samples_dir=None, health_path=None, hparams=None, update_freq=10):
-        super().__init__()
+    def __init__(
+        self,
+        log_dir,
+        samples_dir=None,
+        health_path=None,
+        hparams=None,
+        update_freq=10,
+        clock=None,
+    ):
+        super().__init__(clock)
         self.log_dir = log_dir
         self.samples_dir = samples_dir
         self.health_path = health_path
@@ -50,12 +61,12 @@ class TensorBoardLogger(keras.callbacks.Callback):
     # === Run start and end ===
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         self.writer = tf.summary.create_file_writer(self.log_dir)
-        self._previous = {}
-        self._last_logged_batch = -1
-        self._steps_seen = 0
+        self._interval = {}  # name -> (sum, steps) since the last step log
+        self._last_logged_step = self.step
         if self.hparams:
-            with self.writer.as_default(step=self._global_step()):
+            with self.writer.as_default(step=self.step):
                 _write_hparams(self.hparams, os.path.basename(os.path.dirname(self.log_dir)))
                 tf.summary.text("config", _markdown_table(self.hparams))
         self.writer.flush()
@@ -70,44 +81,19 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
     # === Steps ===
 
-    def on_epoch_begin(self, epoch, logs=None):
-        # Keras resets the trackers at every epoch start.
-        self._previous = {}
-        self._last_logged_batch = -1
-
     def on_train_batch_end(self, batch, logs=None):
-        self._steps_seen += 1
-        if batch - self._last_logged_batch < self.update_freq:
+        super().on_train_batch_end(batch, logs)
+        span = self.clock.span
+        for name, value in self.clock.latest.items():
+            total, count = self._interval.get(name, (0.0, 0))
+            self._interval[name] = (total + value * span, count + span)
+        if self.step - self._last_logged_step < self.update_freq:
             return
-        self._last_logged_batch = batch
-        with self.writer.as_default(step=self._global_step()):
-            for name, value in self._interval_means(logs or {}).items():
-                tf.summary.scalar(f"step/{name}", value)
-
-    def _interval_means(self, logs):
-        """Each metric's mean over the steps since the last log."""
-        values = {}
-        for metric in self.model.metrics:
-            if isinstance(metric, keras.metrics.Mean):
-                total = float(keras.ops.convert_to_numpy(metric.total))
-                count = float(keras.ops.convert_to_numpy(metric.count))
-                last_total, last_count = self._previous.get(metric.name, (0.0, 0.0))
-                self._previous[metric.name] = (total, count)
-                if count > last_count:
-                    values[metric.name] = (total - last_total) / (count - last_count)
-        for name, value in logs.items():
-            number = _number(value)
-            if name not in values and number is not None:
-                values[name] = number
-        return values
-
-    def _global_step(self):
-        """Generator updates so far (restored by a resume), else steps seen."""
-        for name in ("g_optimizer", "optimizer"):
-            optimizer = getattr(self.model, name, None)
-            if optimizer is not None and hasattr(optimizer, "iterations"):
-                return int(keras.ops.convert_to_numpy(optimizer.iterations))
-        return self._steps_seen
+        self._last_logged_step = self.step
+        with self.writer.as_default(step=self.step):
+            for name, (total, count) in self._interval.items():
+                tf.summary.scalar(f"step/{name}", total / count)
+        self._interval = {}
 
     # === Epochs ===
 

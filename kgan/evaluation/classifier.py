@@ -15,13 +15,12 @@ import json
 import logging
 import os
 import re
-import shutil
 import time
-import uuid
 
 import numpy as np
 
 from kgan.evaluation.data import to_float
+from kgan.files import atomic_folder, atomic_write
 
 RECIPE_VERSION = 1  # bump when the architecture or training changes
 FEATURE_DIM = 128
@@ -244,18 +243,15 @@ def load_or_train_classifier(data, cache_dir=None, epochs=None):
 
 def _write_atomically(classifier, folder):
     """Writes model and info beside `folder`, then renames into place."""
-    from kgan.export import replace_folder
-
-    parent = os.path.dirname(folder)
-    temporary = os.path.join(parent, f".{os.path.basename(folder)}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        os.makedirs(temporary)
-        classifier.model.save(os.path.join(temporary, "classifier.keras"))
-        with open(os.path.join(temporary, "info.json"), "w") as f:
-            json.dump(classifier.info, f, indent=2, sort_keys=True)
-        replace_folder(temporary, folder)
+        with atomic_folder(folder) as temporary:
+            os.makedirs(temporary)
+            classifier.model.save(os.path.join(temporary, "classifier.keras"))
+            atomic_write(
+                os.path.join(temporary, "info.json"),
+                json.dumps(classifier.info, indent=2, sort_keys=True),
+            )
     except OSError as e:
-        shutil.rmtree(temporary, ignore_errors=True)
         logging.warning(
             "could not cache the classifier in %s (%s); it will be retrained", folder, e
         )
