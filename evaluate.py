@@ -1,7 +1,8 @@
 """Scores a generator against a dataset: `python evaluate.py --generator=runs/kgan/generator`.
 
-Intentionally kept short: the flags are defined in `kgan.evaluate` (also
-runnable as `python -m kgan.evaluate`) and `kgan.evaluation` does the work.
+Intentionally kept short: every flag is a field of `kgan.config.EvaluateConfig`,
+and `kgan.evaluate.main` (also runnable as `python -m kgan.evaluate`) has
+`kgan.evaluation` do the work.
 `--real` scores real held-out images instead: the floor every number is
 read against. `python evaluate.py --helpfull` lists every flag.
 """
@@ -13,9 +14,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kgan.evaluate import define_flags, main  # noqa: E402
+from kgan.config import EvaluateConfig  # noqa: E402
+from kgan.evaluate import main  # noqa: E402
+from kgan.flags import define_config_flags  # noqa: E402
 
-define_flags(flags.FLAGS)
+define_config_flags(EvaluateConfig, flags.FLAGS)
 
 if __name__ == "__main__":
     app.run(main)

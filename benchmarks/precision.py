@@ -1,7 +1,7 @@
 """Training throughput (images/s) for float32, mixed precision and XLA.
 
-    python benchmarks/precision.py                        # every combination
-    python benchmarks/precision.py --precisions=mixed_bfloat16 --xla=false
+    python -m benchmarks.precision                        # every combination
+    python -m benchmarks.precision --precisions=mixed_bfloat16 --xla=false
 
 Trains the default networks (MNIST size) on random in-memory images, so
 only the step itself is timed: a few warm-up steps (tracing, XLA
@@ -22,14 +22,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from kgan.config import PRECISIONS, Config  # noqa: E402
+from kgan.config import Config  # noqa: E402
 from kgan.quiet import import_tensorflow  # noqa: E402
 
 flags.DEFINE_integer("batch_size", 128, "Global batch size.")
 flags.DEFINE_integer("steps", 10, "Timed steps per combination.")
 flags.DEFINE_integer("warmup", 3, "Untimed steps first (tracing, XLA compilation).")
 flags.DEFINE_integer("repeats", 3, "Timings per combination (median and best reported).")
-flags.DEFINE_list("precisions", list(PRECISIONS), "Values of --mixed_precision to time.")
+flags.DEFINE_list(
+    "precisions", list(Config.choices("mixed_precision")), "Values of --mixed_precision to time."
+)
 flags.DEFINE_list("xla", ["false", "true"], "Values of --jit_compile to time.")
 FLAGS = flags.FLAGS
 

@@ -1,34 +1,205 @@
-"""The one place every hyperparameter of a kgan run lives, with its reason.
+"""The one place every setting of a kgan program lives, with its reason.
 
-`train.py` maps its absl flags one-to-one onto the fields of `Config`; tests
-and library users build a `Config` directly. This module must stay importable
-without TensorFlow so that a bad flag is reported in a fraction of a second.
+`Config` holds every hyperparameter of a training run; `SampleConfig` and
+`EvaluateConfig` hold the settings of `sample.py` and `evaluate.py`. Each
+field carries its reason and what values it accepts (`choices`, `low` /
+`high` bounds): `kgan.flags` turns that into one absl flag per field, and
+`validate()` checks every field against it, so a bound is written once.
+This module must stay importable without TensorFlow so that a bad flag is
+reported in a fraction of a second.
 """
 
 import dataclasses
 import json
 import math
+import types
+import typing
 
 from kgan.errors import UserError
 
-DISCRIMINATORS = ("dcgan", "patchgan")
-ACTIVATIONS = ("leaky_relu", "relu")
-OUTPUTS = ("tanh", "sigmoid")
-UPSAMPLES = ("conv_transpose", "upsample_conv")
-SCHEDULES = ("constant", "linear", "step")
-BAD_IMAGE_ACTIONS = ("skip", "stop")
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("auto", "none", "mixed_float16", "mixed_bfloat16")
-FAILURE_ACTIONS = ("warn", "stop")
+# The limits of a field that `_field` was not given.
+_NO_LIMITS = {
+    "choices": (),
+    "low": None,
+    "above": None,
+    "high": None,
+    "below": None,
+    "nonempty": None,
+    "required": False,
+    "hint": None,
+}
 
 
-def _field(default, reason):
-    """A config field whose reason doubles as its flag's help text."""
-    return dataclasses.field(default=default, metadata={"help": reason})
+def _field(default, reason, **limits):
+    """A config field whose reason doubles as its flag's help text.
+
+    Args:
+        default: the recommended value.
+        reason: why that value, in one sentence; the flag's help text.
+        **limits: what values work, checked by `validate()` and shown by
+            `--help`: `choices` (the only values allowed; the flag lists
+            them), `low` / `high` (inclusive bounds of a number), `above` /
+            `below` (exclusive ones), `nonempty` (the value is a non-blank
+            string; names what to give), `required` (the flag must be given),
+            `hint` (what to do, added to the error for a value out of range).
+
+    Example: `_field(0.3, "Dropout slows D down.", low=0, below=1)` is [0, 1).
+    """
+    unknown = sorted(set(limits) - set(_NO_LIMITS))
+    if unknown:
+        raise TypeError(f"unknown field limits {unknown}; known: {sorted(_NO_LIMITS)}.")
+    if "choices" in limits:
+        limits["choices"] = tuple(limits["choices"])
+    return dataclasses.field(default=default, metadata={"help": reason, **limits})
+
+
+def field_kind(field):
+    """Returns `(type, optional)`: `int | None` -> `(int, True)`, `str` -> `(str, False)`."""
+    annotation = field.type
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = typing.get_args(annotation)
+        return next(a for a in args if a is not type(None)), type(None) in args
+    return annotation, False
+
+
+def field_spec(config_class, name):
+    """Returns what `_field` recorded for field `name` of `config_class`.
+
+    A subclass that redefines a field to change its default and reason keeps
+    the limits of the base class's field, except those it gives anew.
+    """
+    spec = {"help": "", **_NO_LIMITS}
+    for klass in reversed(config_class.__mro__):
+        field = vars(klass).get("__dataclass_fields__", {}).get(name)
+        if field is not None:
+            spec.update(field.metadata)
+    return spec
+
+
+def requirement(config_class, name):
+    """Returns the bounds of field `name` in words ("an integer >= 1"), or None."""
+    field = next(f for f in dataclasses.fields(config_class) if f.name == name)
+    return _requirement(field_kind(field)[0], field_spec(config_class, name))
+
+
+def _requirement(kind, spec):
+    low = spec["above"] if spec["low"] is None else spec["low"]
+    high = spec["below"] if spec["high"] is None else spec["high"]
+    noun = "an integer" if kind is int else "a number"
+    if low is not None and high is not None:
+        opening = "[" if spec["above"] is None else "("
+        closing = "]" if spec["below"] is None else ")"
+        interval = f"{opening}{low:g}, {high:g}{closing}"
+        return f"an integer in {interval}" if kind is int else f"in {interval}"
+    if low is not None:
+        if kind is float and spec["above"] == 0:
+            return "a positive number"
+        return f"{noun} {'>=' if spec['above'] is None else '>'} {low:g}"
+    if high is not None:
+        return f"{noun} {'<=' if spec['below'] is None else '<'} {high:g}"
+    return None
+
+
+def _within(value, spec):
+    return not (
+        (spec["low"] is not None and value < spec["low"])
+        or (spec["above"] is not None and value <= spec["above"])
+        or (spec["high"] is not None and value > spec["high"])
+        or (spec["below"] is not None and value >= spec["below"])
+    )
+
+
+def _check(name, value, kind, optional, spec):
+    """Raises `UserError` if `value` breaks what `spec` allows for field `name`."""
+    shown = repr(value) if isinstance(value, str) else value
+    if value is None and optional:
+        if spec["required"]:
+            raise UserError(f"--{name} is missing; give {spec['nonempty'] or 'a value'}.")
+        return
+    if spec["nonempty"] and (not isinstance(value, str) or not value.strip()):
+        raise UserError(f"--{name}={shown} is empty; give {spec['nonempty']}.")
+    if spec["choices"] and value not in spec["choices"]:
+        raise UserError(f"--{name}={shown} is not one of {', '.join(spec['choices'])}.")
+    if kind is int:
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        fits = isinstance(value, int | float) and not isinstance(value, bool)
+        fits = fits and math.isfinite(value)
+    else:
+        return
+    if not fits or not _within(value, spec):
+        must = _requirement(kind, spec) or ("an integer" if kind is int else "a finite number")
+        hint = f": {spec['hint']}" if spec["hint"] else ""
+        raise UserError(f"--{name}={shown} must be {must}{hint}.")
+
+
+class _Settings:
+    """What the config dataclasses share: validation from field metadata, dict I/O."""
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raises `UserError` for the first field whose value breaks its choices or bounds.
+
+        Subclasses add the checks that involve several fields.
+        """
+        for field in dataclasses.fields(self):
+            kind, optional = field_kind(field)
+            spec = field_spec(type(self), field.name)
+            _check(field.name, getattr(self, field.name), kind, optional, spec)
+
+    @classmethod
+    def help(cls, name):
+        """Returns the reason given for field `name` (the flag's help text)."""
+        return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
+
+    @classmethod
+    def choices(cls, name):
+        """Returns the values field `name` accepts, or `()` if it is not a choice."""
+        return field_spec(cls, name)["choices"]
+
+    def to_dict(self):
+        """Returns the fields as a plain dict (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Builds a config from a dict; unknown keys are an error, not ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise UserError(f"unknown config keys {unknown}; known keys: {sorted(names)}.")
+        return cls(**values)
+
+
+# === Fields shared by train.py, sample.py and evaluate.py ===
+# One definition each, so a flag means (and reads in --help) the same everywhere.
+_DATASET = dict(
+    default="mnist",
+    reason="A TFDS name, or a local IDX folder / .npz file / image folder.",
+    nonempty="a TFDS name or a local path",
+)
+_DATA_DIR = dict(
+    default=None,
+    reason="Passed to tfds.load; None means TFDS' own default (~/tensorflow_datasets).",
+)
+_IMAGE_SIZE = dict(
+    default=0,
+    reason="0 keeps the dataset's own size; the generator must be able to produce it.",
+    low=0,
+)
+_SEED = dict(
+    default=0,
+    reason="One seed fixes every random draw (weights, latents, label noise, KID's subsets): "
+    "same seed, same result.",
+    low=0,
+)
+_ACTIVATIONS = ("leaky_relu", "relu")
 
 
 @dataclasses.dataclass
-class Config:
+class Config(_Settings):
     """Every setting of a kgan run; defaults are the recommended recipe.
 
     Construction validates the values and raises `kgan.errors.UserError`
@@ -39,47 +210,56 @@ class Config:
     >>> from kgan.config import Config
     >>> Config(dataset="fashion_mnist", label_flip=0.05).label_flip
     0.05
+    >>> Config.choices("discriminator")
+    ('dcgan', 'patchgan')
     """
 
     # === Data ===
-    dataset: str = _field("mnist", "A TFDS name, or a local IDX folder / .npz file / image folder.")
-    data_dir: str | None = _field(
-        None, "Passed to tfds.load; None means TFDS' own default (~/tensorflow_datasets)."
-    )
-    image_size: int = _field(
-        0, "0 keeps the dataset's own size; the generator must be able to produce it."
-    )
+    dataset: str = _field(**_DATASET)
+    data_dir: str | None = _field(**_DATA_DIR)
+    image_size: int = _field(**_IMAGE_SIZE)
     on_bad_image: str = _field(
-        "skip", "Image folders: skip unreadable files (with a warning) or stop at the first."
+        "skip",
+        "Image folders: skip unreadable files (with a warning) or stop at the first.",
+        choices=("skip", "stop"),
     )
     out_dir: str = _field(
-        "runs/kgan", "Everything a run writes (samples, generator, config, history) goes here."
+        "runs/kgan",
+        "Everything a run writes (samples, generator, config, history) goes here.",
+        nonempty="a folder to write the run into",
     )
 
     # === Training loop ===
-    epochs: int = _field(20, "MNIST digits are recognisable after ~5 epochs and sharp by ~20.")
+    epochs: int = _field(
+        20, "MNIST digits are recognisable after ~5 epochs and sharp by ~20.", low=1
+    )
     steps_per_epoch: int | None = _field(
-        None, "Optional cap on steps per epoch, for smoke runs and wall-clock budgets."
+        None, "Optional cap on steps per epoch, for smoke runs and wall-clock budgets.", low=1
     )
     batch_size: int = _field(
         32,
         "32: more updates per second of compute; on 2 CPU cores it reached a given FCD "
         "about 2x sooner than 128 (benchmarks/time_to_quality.py).",
+        low=1,
     )
-    latent_dim: int = _field(100, "The DCGAN paper's 100-d normal noise.")
-    seed: int = _field(
-        0, "One seed fixes weights, latents, label noise and dropout: same seed, same run."
-    )
+    latent_dim: int = _field(100, "The DCGAN paper's 100-d normal noise.", low=1)
+    seed: int = _field(**_SEED)
     steps_per_execution: int = _field(
-        1, "Steps run inside one tf.function call; >1 trims Python overhead per step."
+        1, "Steps run inside one tf.function call; >1 trims Python overhead per step.", low=1
     )
     d_steps: int = _field(
-        1, "Discriminator updates per generator update; WGAN critics use 5 (Gulrajani et al.)."
+        1,
+        "Discriminator updates per generator update; WGAN critics use 5 (Gulrajani et al.).",
+        low=1,
     )
     ema: float = _field(
         0.999,
         "Decay of an exponential moving average of G's weights used for samples, "
         "evaluation and export (0 = off); it averages out the adversarial jitter.",
+        low=0,
+        below=1,
+        hint="it is the decay of the moving average of the generator's weights "
+        "(0.999 is usual, 0 turns it off)",
     )
     standing_stats: bool = _field(
         True,
@@ -88,36 +268,68 @@ class Config:
     )
 
     # === Optimisers (Radford et al. 2015: Adam, lr 2e-4, beta_1 0.5) ===
-    g_lr: float = _field(2e-4, "At most 2e-4 keeps either network from racing ahead of the other.")
-    d_lr: float = _field(2e-4, "The same rate as G: neither network should race ahead.")
+    g_lr: float = _field(
+        2e-4,
+        "At most 2e-4 keeps either network from racing ahead of the other.",
+        above=0,
+        hint="DCGAN uses 2e-4",
+    )
+    d_lr: float = _field(
+        2e-4,
+        "The same rate as G: neither network should race ahead.",
+        above=0,
+        hint="DCGAN uses 2e-4",
+    )
     beta_1: float = _field(
-        0.5, "beta_1 = 0.5 damps the momentum that makes the adversarial game oscillate."
+        0.5,
+        "beta_1 = 0.5 damps the momentum that makes the adversarial game oscillate.",
+        low=0,
+        below=1,
+        hint="DCGAN uses beta_1=0.5",
     )
     beta_2: float = _field(
-        0.999, "Adam's usual second-moment decay; the DCGAN paper leaves it alone."
+        0.999,
+        "Adam's usual second-moment decay; the DCGAN paper leaves it alone.",
+        low=0,
+        below=1,
+        hint="DCGAN keeps Adam's beta_2=0.999",
     )
 
     # === Label noise (discriminator targets only) ===
     label_flip: float = _field(
-        0.1, "Swapping 10% of D's targets keeps D from becoming certain too early."
+        0.1,
+        "Swapping 10% of D's targets keeps D from becoming certain too early.",
+        low=0,
+        high=0.5,
+        hint="it is the fraction of discriminator targets swapped "
+        "(0.1 is usual; above 0.5 inverts the labels)",
     )
     label_smoothing: float = _field(
-        0.1, "Soft targets: real in [1-s, 1], fake in [0, s] (Salimans et al. 2016)."
+        0.1,
+        "Soft targets: real in [1-s, 1], fake in [0, s] (Salimans et al. 2016).",
+        low=0,
+        below=0.5,
+        hint="real targets are drawn from [1-s, 1] and fake ones from [0, s] (0.1 is usual)",
     )
     one_sided_smoothing: bool = _field(
         False, "True keeps fake targets at exactly 0 (the one-sided variant of Salimans)."
     )
     label_noise_schedule: str = _field(
-        "constant", "How label noise changes over epochs: constant, linear or step decay."
+        "constant",
+        "How label noise changes over epochs: constant, linear or step decay.",
+        choices=("constant", "linear", "step"),
     )
     label_noise_decay_epochs: int = _field(
-        10, "linear: epochs to reach the final scale; step: epochs between two steps."
+        10, "linear: epochs to reach the final scale; step: epochs between two steps.", low=1
     )
     label_noise_final_scale: float = _field(
-        0.0, "linear: the fraction of the initial noise left at the end of the decay."
+        0.0,
+        "linear: the fraction of the initial noise left at the end of the decay.",
+        low=0,
+        high=1,
     )
     label_noise_step_factor: float = _field(
-        0.5, "step: the noise is multiplied by this every label_noise_decay_epochs."
+        0.5, "step: the noise is multiplied by this every label_noise_decay_epochs.", low=0, high=1
     )
 
     # === Discriminator batches ===
@@ -126,50 +338,64 @@ class Config:
     )
 
     # === Generator (DCGAN: Dense -> reshape -> Conv2DTranspose stack -> tanh) ===
-    g_filters: int = _field(256, "Filters of the first conv block; each upsampling halves them.")
-    g_extra_layers: int = _field(
-        1, "Stride-1 conv blocks before the first upsampling (the TF tutorial uses 1)."
+    g_filters: int = _field(
+        256, "Filters of the first conv block; each upsampling halves them.", low=1
     )
-    g_kernel_size: int = _field(5, "5x5 kernels, as in the TF DCGAN tutorial.")
+    g_extra_layers: int = _field(
+        1, "Stride-1 conv blocks before the first upsampling (the TF tutorial uses 1).", low=0
+    )
+    g_kernel_size: int = _field(5, "5x5 kernels, as in the TF DCGAN tutorial.", low=1)
     g_activation: str = _field(
-        "leaky_relu", "LeakyReLU keeps gradients flowing through negative activations."
+        "leaky_relu",
+        "LeakyReLU keeps gradients flowing through negative activations.",
+        choices=_ACTIVATIONS,
     )
     g_output: str = _field(
-        "tanh", "tanh output matches data scaled to [-1, 1] (sigmoid: data in [0, 1])."
+        "tanh",
+        "tanh output matches data scaled to [-1, 1] (sigmoid: data in [0, 1]).",
+        choices=("tanh", "sigmoid"),
     )
     g_dropout: float = _field(
-        0.0, "Dropout in G only adds noise the discriminator can exploit; off."
+        0.0, "Dropout in G only adds noise the discriminator can exploit; off.", low=0, below=1
     )
     g_batch_norm: bool = _field(
         True, "BatchNorm in G keeps early generator layers from collapsing."
     )
     upsample: str = _field(
-        "conv_transpose", "Learned upsampling (Conv2DTranspose) or nearest-neighbour + Conv2D."
+        "conv_transpose",
+        "Learned upsampling (Conv2DTranspose) or nearest-neighbour + Conv2D.",
+        choices=("conv_transpose", "upsample_conv"),
     )
 
     # === Discriminator ===
     discriminator: str = _field(
-        "dcgan", "dcgan: one logit per image; patchgan: an N x N map of patch logits."
+        "dcgan",
+        "dcgan: one logit per image; patchgan: an N x N map of patch logits.",
+        choices=("dcgan", "patchgan"),
     )
     d_filters: int = _field(
-        64, "Filters of the first strided conv; each further conv doubles them."
+        64, "Filters of the first strided conv; each further conv doubles them.", low=1
     )
     d_layers: int = _field(
-        0, "Strided convs of the dcgan head; 0 mirrors the generator's upsamplings."
+        0, "Strided convs of the dcgan head; 0 mirrors the generator's upsamplings.", low=0
     )
     patch_layers: int = _field(
-        2, "patchgan: strided convs before the 1-channel head; N = size / 2**layers."
+        2, "patchgan: strided convs before the 1-channel head; N = size / 2**layers.", low=1
     )
-    d_kernel_size: int = _field(5, "5x5 kernels, as in the TF DCGAN tutorial.")
-    d_activation: str = _field("leaky_relu", "LeakyReLU(0.2) in D, as in the DCGAN paper.")
-    d_dropout: float = _field(0.3, "Dropout 0.3 slows D down so G keeps a useful gradient.")
+    d_kernel_size: int = _field(5, "5x5 kernels, as in the TF DCGAN tutorial.", low=1)
+    d_activation: str = _field(
+        "leaky_relu", "LeakyReLU(0.2) in D, as in the DCGAN paper.", choices=_ACTIVATIONS
+    )
+    d_dropout: float = _field(
+        0.3, "Dropout 0.3 slows D down so G keeps a useful gradient.", low=0, below=1
+    )
     d_batch_norm: bool = _field(
         False, "Off, as in the TF tutorial; separate real/fake batches matter when on."
     )
 
     # === Outputs ===
     num_samples: int = _field(
-        64, "Images in each epoch's sample grid (a square number fills the grid)."
+        64, "Images in each epoch's sample grid (a square number fills the grid).", low=1
     )
     tensorboard: bool = _field(
         True, "Write TensorBoard logs (metrics, sample grids, health, config) under out_dir."
@@ -182,6 +408,7 @@ class Config:
     strategy: str = _field(
         "default",
         "default: one device; mirrored: local GPUs; multi_worker: TF_CONFIG's workers; tpu.",
+        choices=("default", "mirrored", "multi_worker", "tpu"),
     )
     devices: str = _field(
         "", "mirrored: devices to use, e.g. /gpu:0,/gpu:1 (empty: all GPUs); tpu: its address."
@@ -193,6 +420,7 @@ class Config:
         "auto",
         "auto: 16-bit compute where the hardware does it natively (see kgan.precision); "
         "none: float32; or mixed_float16 / mixed_bfloat16. Weights stay float32.",
+        choices=("auto", "none", "mixed_float16", "mixed_bfloat16"),
     )
     jit_compile: bool = _field(
         False, "Compile the train step with XLA: faster on accelerators, slow first step."
@@ -203,91 +431,31 @@ class Config:
 
     # === Surviving crashes ===
     checkpoint_every: int = _field(
-        500, "Steps between checkpoints (one is also saved at every epoch end); 0: epochs only."
+        500,
+        "Steps between checkpoints (one is also saved at every epoch end); 0: epochs only.",
+        low=0,
+        hint="0 saves at epoch ends only",
     )
 
     # === Quality and health (kgan.evaluation, GANHealthMonitor) ===
     eval_every: int = _field(
-        0, "Score samples (FCD, KID, ...) every N epochs and keep the best generator; 0: off."
+        0,
+        "Score samples (FCD, KID, ...) every N epochs and keep the best generator; 0: off.",
+        low=0,
     )
     eval_samples: int = _field(
-        2000, "Samples per evaluation; 2000 cost a few seconds for MNIST on 2 CPU cores."
+        2000, "Samples per evaluation; 2000 cost a few seconds for MNIST on 2 CPU cores.", low=100
     )
     on_failure: str = _field(
-        "warn", "When the health monitor names a failure: warn and go on, or stop training."
+        "warn",
+        "When the health monitor names a failure: warn and go on, or stop training.",
+        choices=("warn", "stop"),
     )
 
-    def __post_init__(self):
-        self.validate()
-
     def validate(self):
-        """Raises `UserError` for the first field whose value cannot work."""
-        _require(self.dataset, "dataset", "a TFDS name or a local path")
-        _require(self.out_dir, "out_dir", "a folder to write the run into")
-        _positive_int(self, "epochs")
-        _positive_int(self, "batch_size")
-        _positive_int(self, "latent_dim")
-        _positive_int(self, "steps_per_execution")
-        _positive_int(self, "d_steps")
-        _positive_int(self, "num_samples")
-        _positive_int(self, "g_filters")
-        _positive_int(self, "d_filters")
-        _positive_int(self, "g_kernel_size")
-        _positive_int(self, "d_kernel_size")
-        _positive_int(self, "label_noise_decay_epochs")
-        _positive_int(self, "patch_layers")
-        if self.steps_per_epoch is not None:
-            _positive_int(self, "steps_per_epoch")
-        if not isinstance(self.eval_samples, int) or self.eval_samples < 100:
-            raise UserError(f"--eval_samples={self.eval_samples} must be an integer >= 100.")
-        for name in ("image_size", "g_extra_layers", "d_layers", "eval_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise UserError(f"--{name}={getattr(self, name)} must be an integer >= 0.")
-        for name in ("g_lr", "d_lr"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise UserError(
-                    f"--{name}={value} must be a positive learning rate; DCGAN uses 2e-4."
-                )
-        for name in ("beta_1", "beta_2"):
-            value = getattr(self, name)
-            if not 0 <= value < 1:
-                raise UserError(f"--{name}={value} must be in [0, 1); DCGAN uses beta_1=0.5.")
-        if not 0 <= self.label_flip <= 0.5:
-            raise UserError(
-                f"--label_flip={self.label_flip} must be in [0, 0.5]: it is the fraction of "
-                "discriminator targets swapped (0.1 is usual; above 0.5 inverts the labels)."
-            )
-        if not 0 <= self.label_smoothing < 0.5:
-            raise UserError(
-                f"--label_smoothing={self.label_smoothing} must be in [0, 0.5): real targets "
-                "are drawn from [1-s, 1] and fake ones from [0, s] (0.1 is usual)."
-            )
-        if not 0 <= self.ema < 1:
-            raise UserError(
-                f"--ema={self.ema} must be in [0, 1): it is the decay of the moving average "
-                "of the generator's weights (0.999 is usual, 0 turns it off)."
-            )
-        for name in ("g_dropout", "d_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise UserError(f"--{name}={getattr(self, name)} must be in [0, 1).")
-        if not 0 <= self.label_noise_final_scale <= 1:
-            raise UserError(
-                f"--label_noise_final_scale={self.label_noise_final_scale} must be in [0, 1]."
-            )
-        if not 0 <= self.label_noise_step_factor <= 1:
-            raise UserError(
-                f"--label_noise_step_factor={self.label_noise_step_factor} must be in [0, 1]."
-            )
-        _choice(self, "discriminator", DISCRIMINATORS)
-        _choice(self, "g_activation", ACTIVATIONS)
-        _choice(self, "d_activation", ACTIVATIONS)
-        _choice(self, "g_output", OUTPUTS)
-        _choice(self, "upsample", UPSAMPLES)
-        _choice(self, "label_noise_schedule", SCHEDULES)
-        _choice(self, "on_bad_image", BAD_IMAGE_ACTIONS)
-        _choice(self, "strategy", STRATEGIES)
-        _choice(self, "mixed_precision", PRECISIONS)
+        """Raises `UserError` for the first field, or combination, that cannot work."""
+        super().validate()
+        # === Checks across fields ===
         if self.devices and self.strategy not in ("mirrored", "tpu"):
             raise UserError(
                 f"--devices={self.devices} is read by --strategy=mirrored or tpu only, "
@@ -297,27 +465,11 @@ class Config:
             raise UserError(
                 "--deterministic needs --nojit_compile: XLA does not promise bit-identical results."
             )
-        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int):
-            raise UserError(f"--checkpoint_every={self.checkpoint_every} must be an integer.")
-        if self.checkpoint_every < 0:
-            raise UserError(
-                f"--checkpoint_every={self.checkpoint_every} must be >= 0 (0: epoch ends only)."
-            )
-        _choice(self, "on_failure", FAILURE_ACTIONS)
         if self.image_size:
             # Imported here: networks.plan_generator is pure Python.
             from kgan.networks import plan_generator
 
             plan_generator(self.image_size)
-
-    @classmethod
-    def help(cls, name):
-        """Returns the reason given for field `name` (the flag's help text)."""
-        return next(f.metadata["help"] for f in dataclasses.fields(cls) if f.name == name)
-
-    def to_dict(self):
-        """Returns the fields as a plain dict (JSON-serialisable)."""
-        return dataclasses.asdict(self)
 
     def to_json(self, path=None):
         """Returns the config as JSON text, and writes it to `path` if given."""
@@ -328,33 +480,84 @@ class Config:
         return text
 
     @classmethod
-    def from_dict(cls, values):
-        """Builds a config from a dict; unknown keys are an error, not ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise UserError(f"unknown config keys {unknown}; known keys: {sorted(names)}.")
-        return cls(**values)
-
-    @classmethod
     def from_json(cls, path):
         """Reads a config written by `to_json`."""
         with open(path) as f:
             return cls.from_dict(json.load(f))
 
 
-def _require(value, name, what):
-    if not isinstance(value, str) or not value.strip():
-        raise UserError(f"--{name}={value!r} is empty; give {what}.")
+@dataclasses.dataclass
+class SampleConfig(_Settings):
+    """The settings of `sample.py`: one call of `kgan.sampling.write_samples`.
+
+    Every field but `generator` is a keyword of `write_samples` of the same name.
+    """
+
+    generator: str | None = _field(
+        None,
+        "The generator SavedModel folder (a run's generator/).",
+        required=True,
+        nonempty="a generator/ folder",
+    )
+    num: int = _field(64, "Images to draw; with --interpolate, walks to draw.", low=1)
+    out: str = _field(
+        "samples.png",
+        "A .png or .gif file (a grid unless --separate).",
+        nonempty="a .png or .gif file",
+    )
+    separate: bool = _field(False, "One file per image (or walk): <out stem>_NNN<ext>.")
+    seed: int = _field(**_SEED)
+    interpolate: int = _field(
+        0,
+        "Steps of spherical walks between random latents (0 = plain samples).",
+        low=0,
+        hint="0 draws plain samples, 2 or more the steps of a walk",
+    )
+    truncation: float = _field(
+        0.0,
+        "Redraw latent components beyond this magnitude (0 = no truncation).",
+        low=0,
+        hint="0 turns truncation off",
+    )
+    label: int | None = _field(None, "Class of every image (conditional generators only).", low=0)
+    num_classes: int = _field(
+        10, "Conditional generators without --label: one column per class.", low=1
+    )
 
 
-def _positive_int(config, name):
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"--{name}={value} must be an integer >= 1.")
+@dataclasses.dataclass
+class EvaluateConfig(_Settings):
+    """The settings of `evaluate.py`: which generator, against which dataset, how."""
 
+    generator: str | None = _field(
+        None,
+        "A SavedModel whose `serve` maps noise to images.",
+        nonempty="a SavedModel folder, or pass --real",
+    )
+    dataset: str = _field(**_DATASET)
+    data_dir: str | None = _field(**_DATA_DIR)
+    image_size: int = _field(**_IMAGE_SIZE)
+    num_samples: int = _field(
+        5000,
+        "Images drawn from the generator and scored.",
+        low=100,
+        hint="fewer make the scores too noisy to compare",
+    )
+    seed: int = _field(**_SEED)
+    json: bool = _field(False, "Print one JSON object instead of the table.")
+    real: bool = _field(False, "Score real held-out images instead: the floor.")
+    classifier_epochs: int = _field(
+        0,
+        "Epochs of the classifier when it is first trained (part of its cache key); "
+        "0: the recipe's.",
+        low=0,
+    )
+    cache_dir: str | None = _field(
+        None, "Where the dataset's classifier is cached; default $KGAN_CACHE_DIR or ~/.cache/kgan."
+    )
 
-def _choice(config, name, choices):
-    value = getattr(config, name)
-    if value not in choices:
-        raise UserError(f"--{name}={value!r} is not one of {', '.join(choices)}.")
+    def validate(self):
+        """Raises `UserError` for a bad field, or for nothing to score."""
+        super().validate()
+        if not self.real and self.generator is None:
+            raise UserError("--generator is missing; give a SavedModel folder, or pass --real.")

@@ -4,9 +4,10 @@
     python evaluate.py --dataset=../shared/data/mnist --real     # the floor
     python evaluate.py --generator=... --dataset=... --json      # one JSON object
 
-Flags are defined by `define_flags` (absl is imported only when the program
-runs, never when the library imports this module); `main` turns them into
-one call of `kgan.evaluation`.
+Every flag is a field of `kgan.config.EvaluateConfig` (absl is imported
+only when the program runs, never when the library imports this module);
+`main` turns the flags into that config and `run` into one call of
+`kgan.evaluation`.
 """
 
 import json
@@ -15,49 +16,8 @@ import math
 import sys
 import time
 
+from kgan.config import EvaluateConfig
 from kgan.errors import UserError
-
-
-def define_flags(flag_values, module_name=None):
-    """Defines the program's flags on `flag_values` (usually `absl.flags.FLAGS`).
-
-    Args:
-        flag_values: where to define them.
-        module_name: the module `--helpshort` lists them under; default:
-            the main program.
-    """
-    from absl import flags
-
-    module_name = module_name or sys.argv[0]
-
-    def define(kind, name, default, help_text):
-        getattr(flags, f"DEFINE_{kind}")(
-            name, default, help_text, flag_values=flag_values, module_name=module_name
-        )
-
-    define("string", "generator", None, "A SavedModel whose `serve` maps noise to images.")
-    define("string", "dataset", "mnist", "The dataset it imitates: a TFDS name or a local path.")
-    define("string", "data_dir", None, "Passed to tfds.load; None means TFDS' default.")
-    define("integer", "image_size", 0, "0 keeps the dataset's own size (as in training).")
-    define("integer", "num_samples", 5000, "Images drawn from the generator and scored.")
-    define(
-        "integer", "seed", 0, "Seed of the latents and of KID's subsets: same seed, same scores."
-    )
-    define("boolean", "json", False, "Print one JSON object instead of the table.")
-    define("boolean", "real", False, "Score real held-out images instead: the floor.")
-    define(
-        "integer",
-        "classifier_epochs",
-        0,
-        "Epochs of the classifier when it is first trained (part of its cache key); "
-        "0: the recipe's.",
-    )
-    define(
-        "string",
-        "cache_dir",
-        None,
-        "Where the dataset's classifier is cached; default $KGAN_CACHE_DIR or ~/.cache/kgan.",
-    )
 
 
 def _json_value(value):
@@ -66,8 +26,8 @@ def _json_value(value):
     return value
 
 
-def run(options):
-    """Evaluates as `options` (the parsed flags, any object with their names) say.
+def run(config):
+    """Evaluates as `config` (a `kgan.config.EvaluateConfig`) says.
 
     Returns:
         The text to print: the table, or one JSON object.
@@ -79,27 +39,23 @@ def run(options):
     from kgan.evaluation.generators import as_generator, generate
     from kgan.evaluation.report import format_table
 
-    if not options.real and not options.generator:
-        raise UserError("--generator is missing; give a SavedModel folder, or pass --real.")
-    if options.num_samples < 100:
-        raise UserError(f"--num_samples={options.num_samples} is too small; use at least 100.")
     # Checked before the dataset is loaded: a bad path fails in a blink.
-    generator = None if options.real else as_generator(options.generator)
+    generator = None if config.real else as_generator(config.generator)
     evaluator = Evaluator.from_dataset(
-        options.dataset,
-        options.data_dir,
-        options.image_size,
-        options.cache_dir,
-        options.classifier_epochs or None,
+        config.dataset,
+        config.data_dir,
+        config.image_size,
+        config.cache_dir,
+        config.classifier_epochs or None,
     )
-    floor = evaluator.floor(options.num_samples, options.seed)
+    floor = evaluator.floor(config.num_samples, config.seed)
     columns = [("real floor", floor)]
     result = floor
     if generator is not None:
         start = time.time()
-        images = generate(generator, options.num_samples, options.seed, evaluator.data.num_classes)
+        images = generate(generator, config.num_samples, config.seed, evaluator.data.num_classes)
         generated = time.time() - start
-        result = evaluator.score_images(images, options.seed)
+        result = evaluator.score_images(images, config.seed)
         logging.info(
             "generated %d images in %.1f s, scored them in %.1f s",
             len(images),
@@ -109,7 +65,7 @@ def run(options):
         columns.insert(0, ("generator", result))
 
     classifier = evaluator.classifier
-    if options.json:
+    if config.json:
         output = {key: _json_value(value) for key, value in result.items()}
         if generator is not None:
             output["floor"] = {key: _json_value(value) for key, value in floor.items()}
@@ -133,13 +89,16 @@ def main(argv):
     """The absl entry point."""
     from absl import app, flags
 
+    from kgan.flags import config_from_flags
+    from kgan.quiet import import_tensorflow
+
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     try:
-        from kgan.quiet import import_tensorflow
-
+        config = config_from_flags(EvaluateConfig, flags.FLAGS)
+        # Imported after the flags are checked: a bad flag fails in a blink.
         import_tensorflow()
-        print(run(flags.FLAGS))
+        print(run(config))
     except UserError as e:
         sys.exit(f"error: {e}")
 
@@ -148,7 +107,9 @@ def program():
     """Defines the flags and runs `main` (what `python -m kgan.evaluate` does)."""
     from absl import app, flags
 
-    define_flags(flags.FLAGS)
+    from kgan.flags import define_config_flags
+
+    define_config_flags(EvaluateConfig, flags.FLAGS)
     app.run(main)
 
 

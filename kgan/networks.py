@@ -65,41 +65,52 @@ def _activation(name, layer_name):
     return keras.layers.ReLU(name=layer_name)
 
 
+def _synchronized(sync_batch_norm):
+    """Whether BatchNorm layers built now should synchronize across replicas."""
+    import tensorflow as tf
+
+    return sync_batch_norm and tf.distribute.get_strategy().num_replicas_in_sync > 1
+
+
 def build_generator(
     image_shape,
     latent_dim=100,
-    filters=256,
-    extra_layers=1,
-    kernel_size=5,
-    activation="leaky_relu",
-    output_activation="tanh",
-    dropout=0.0,
-    batch_norm=True,
+    g_filters=256,
+    g_extra_layers=1,
+    g_kernel_size=5,
+    g_activation="leaky_relu",
+    g_output="tanh",
+    g_dropout=0.0,
+    g_batch_norm=True,
     upsample="conv_transpose",
+    sync_batch_norm=True,
     num_classes=None,
     name="generator",
-    synchronized_batch_norm=False,
 ):
     """Builds the DCGAN generator: Dense -> reshape -> conv stack -> tanh.
+
+    Keywords are the `kgan.config.Config` fields of the same name, with the
+    same defaults.
 
     Args:
         image_shape: `(height, width, channels)` of the images to produce;
             height must equal width and be a size `plan_generator` accepts.
         latent_dim: size of the input noise vector.
-        filters: channels of the first conv block; each block halves them.
-        extra_layers: stride-1 conv blocks before the first upsampling.
-        kernel_size: kernel size of every conv.
-        activation: `"leaky_relu"` (slope 0.2) or `"relu"`.
-        output_activation: `"tanh"` (images in [-1, 1]) or `"sigmoid"` ([0, 1]).
-        dropout: dropout rate after each hidden block (DCGAN: 0).
-        batch_norm: BatchNorm after the projection and each hidden block.
+        g_filters: channels of the first conv block; each block halves them.
+        g_extra_layers: stride-1 conv blocks before the first upsampling.
+        g_kernel_size: kernel size of every conv.
+        g_activation: `"leaky_relu"` (slope 0.2) or `"relu"`.
+        g_output: `"tanh"` (images in [-1, 1]) or `"sigmoid"` ([0, 1]).
+        g_dropout: dropout rate after each hidden block (DCGAN: 0).
+        g_batch_norm: BatchNorm after the projection and each hidden block.
         upsample: `"conv_transpose"` (learned, strided Conv2DTranspose) or
             `"upsample_conv"` (nearest-neighbour UpSampling2D then Conv2D).
+        sync_batch_norm: built under a strategy with several replicas,
+            BatchNorm takes its statistics over the global batch, not each
+            replica's (one replica: no effect).
         num_classes: if set, the model takes `[latents, labels]` and embeds
             the integer labels into the latent vector (conditional GAN).
         name: model name and prefix of every layer name.
-        synchronized_batch_norm: under a multi-replica strategy, BatchNorm
-            takes its statistics over the global batch, not each replica's.
 
     Returns:
         A `keras.Model` mapping `(B, latent_dim)` to `(B, H, W, C)` float32.
@@ -111,7 +122,8 @@ def build_generator(
     if height != width:
         raise UserError(f"images of {height}x{width} are not square; pass --image_size.")
     start, num_upsamplings = plan_generator(height)
-    num_blocks = extra_layers + num_upsamplings
+    num_blocks = g_extra_layers + num_upsamplings
+    synchronized = _synchronized(sync_batch_norm)
 
     # === Inputs ===
     latents = keras.Input((latent_dim,), name=f"{name}_latents")
@@ -123,28 +135,26 @@ def build_generator(
         embedded = layers.Embedding(num_classes, latent_dim, name=f"{name}_label_embedding")(labels)
         x = layers.Multiply(name=f"{name}_condition")([latents, embedded])
 
-    # === Projection: (B, latent_dim) -> (B, start, start, filters) ===
-    x = layers.Dense(start * start * filters, use_bias=not batch_norm, name=f"{name}_dense")(x)
-    if batch_norm:
-        x = layers.BatchNormalization(
-            synchronized=synchronized_batch_norm, name=f"{name}_dense_bn"
-        )(x)
-    x = _activation(activation, f"{name}_dense_act")(x)
-    x = layers.Reshape((start, start, filters), name=f"{name}_reshape")(x)
+    # === Projection: (B, latent_dim) -> (B, start, start, g_filters) ===
+    x = layers.Dense(start * start * g_filters, use_bias=not g_batch_norm, name=f"{name}_dense")(x)
+    if g_batch_norm:
+        x = layers.BatchNormalization(synchronized=synchronized, name=f"{name}_dense_bn")(x)
+    x = _activation(g_activation, f"{name}_dense_act")(x)
+    x = layers.Reshape((start, start, g_filters), name=f"{name}_reshape")(x)
 
     # === Conv blocks: extra stride-1 blocks, then one per doubling ===
     for i in range(num_blocks):
         last = i == num_blocks - 1
-        out_channels = channels if last else max(filters >> (i + 1), 8)
-        stride = 1 if i < extra_layers else 2
+        out_channels = channels if last else max(g_filters >> (i + 1), 8)
+        stride = 1 if i < g_extra_layers else 2
         prefix = f"{name}_block{i + 1}"
         if upsample == "conv_transpose":
             x = layers.Conv2DTranspose(
                 out_channels,
-                kernel_size,
+                g_kernel_size,
                 strides=stride,
                 padding="same",
-                use_bias=last or not batch_norm,
+                use_bias=last or not g_batch_norm,
                 name=f"{prefix}_conv",
             )(x)
         else:
@@ -152,59 +162,63 @@ def build_generator(
                 x = layers.UpSampling2D(2, name=f"{prefix}_upsample")(x)
             x = layers.Conv2D(
                 out_channels,
-                kernel_size,
+                g_kernel_size,
                 padding="same",
-                use_bias=last or not batch_norm,
+                use_bias=last or not g_batch_norm,
                 name=f"{prefix}_conv",
             )(x)
         if last:
             break
-        if batch_norm:
-            x = layers.BatchNormalization(
-                synchronized=synchronized_batch_norm, name=f"{prefix}_bn"
-            )(x)
-        x = _activation(activation, f"{prefix}_act")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"{prefix}_dropout")(x)
+        if g_batch_norm:
+            x = layers.BatchNormalization(synchronized=synchronized, name=f"{prefix}_bn")(x)
+        x = _activation(g_activation, f"{prefix}_act")(x)
+        if g_dropout:
+            x = layers.Dropout(g_dropout, name=f"{prefix}_dropout")(x)
 
     # float32 output even under a mixed precision policy.
-    images = layers.Activation(output_activation, dtype="float32", name=f"{name}_output")(x)
+    images = layers.Activation(g_output, dtype="float32", name=f"{name}_output")(x)
     return keras.Model(inputs, images, name=name)
 
 
 def build_discriminator(
     image_shape,
-    filters=64,
-    num_layers=2,
-    kernel_size=5,
-    activation="leaky_relu",
-    dropout=0.3,
-    batch_norm=False,
-    head="dcgan",
+    d_filters=64,
+    d_layers=0,
+    d_kernel_size=5,
+    d_activation="leaky_relu",
+    d_dropout=0.3,
+    d_batch_norm=False,
+    discriminator="dcgan",
     patch_layers=2,
+    sync_batch_norm=True,
     num_classes=None,
     name="discriminator",
-    synchronized_batch_norm=False,
 ):
     """Builds the DCGAN discriminator: strided Conv2D stack, then a logit head.
 
+    Keywords are the `kgan.config.Config` fields of the same name, with the
+    same defaults.
+
     Args:
         image_shape: `(height, width, channels)` of the input images.
-        filters: channels of the first conv; each further conv doubles them.
-        num_layers: strided convs before the `"dcgan"` head.
-        kernel_size: kernel size of every conv.
-        activation: `"leaky_relu"` (slope 0.2) or `"relu"`.
-        dropout: dropout rate after each conv block.
-        batch_norm: BatchNorm after every conv but the first (DCGAN paper).
-        head: `"dcgan"` for one logit per image, or `"patchgan"` for an
-            `N x N` map of logits, one per overlapping patch (Isola et al. 2017).
+        d_filters: channels of the first conv; each further conv doubles them.
+        d_layers: strided convs before the `"dcgan"` head; 0 mirrors the
+            generator's upsamplings for this image size (`plan_generator`).
+        d_kernel_size: kernel size of every conv.
+        d_activation: `"leaky_relu"` (slope 0.2) or `"relu"`.
+        d_dropout: dropout rate after each conv block.
+        d_batch_norm: BatchNorm after every conv but the first (DCGAN paper).
+        discriminator: the head: `"dcgan"` for one logit per image, or
+            `"patchgan"` for an `N x N` map of logits, one per overlapping
+            patch (Isola et al. 2017).
         patch_layers: strided convs before the `"patchgan"` head; the map
             has `N = ceil(size / 2**patch_layers)` rows and columns.
+        sync_batch_norm: built under a strategy with several replicas,
+            BatchNorm takes its statistics over the global batch, not each
+            replica's (one replica: no effect).
         num_classes: if set, the model takes `[images, labels]` and appends a
             learned per-class map as an extra input channel (conditional GAN).
         name: model name and prefix of every layer name.
-        synchronized_batch_norm: under a multi-replica strategy, BatchNorm
-            takes its statistics over the global batch, not each replica's.
 
     Returns:
         A `keras.Model` mapping `(B, H, W, C)` to float32 logits of shape
@@ -215,10 +229,14 @@ def build_discriminator(
     from keras import layers
 
     height, width, channels = image_shape
-    depth = patch_layers if head == "patchgan" else num_layers
+    if discriminator == "patchgan":
+        depth = patch_layers
+    else:
+        depth = d_layers or plan_generator(height)[1]
+    synchronized = _synchronized(sync_batch_norm)
     if depth < 1:
         raise UserError(f"the discriminator needs at least one conv layer, got {depth}.")
-    if head == "patchgan" and math.ceil(height / 2**depth) < 2:
+    if discriminator == "patchgan" and math.ceil(height / 2**depth) < 2:
         raise UserError(
             f"--patch_layers={patch_layers} shrinks {height}x{width} images to a single "
             "patch; use fewer patch layers (or --discriminator=dcgan)."
@@ -242,23 +260,21 @@ def build_discriminator(
     for i in range(depth):
         prefix = f"{name}_block{i + 1}"
         x = layers.Conv2D(
-            filters * 2**i, kernel_size, strides=2, padding="same", name=f"{prefix}_conv"
+            d_filters * 2**i, d_kernel_size, strides=2, padding="same", name=f"{prefix}_conv"
         )(x)
-        stack.append((kernel_size, 2))
-        if batch_norm and i > 0:
-            x = layers.BatchNormalization(
-                synchronized=synchronized_batch_norm, name=f"{prefix}_bn"
-            )(x)
-        x = _activation(activation, f"{prefix}_act")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"{prefix}_dropout")(x)
+        stack.append((d_kernel_size, 2))
+        if d_batch_norm and i > 0:
+            x = layers.BatchNormalization(synchronized=synchronized, name=f"{prefix}_bn")(x)
+        x = _activation(d_activation, f"{prefix}_act")(x)
+        if d_dropout:
+            x = layers.Dropout(d_dropout, name=f"{prefix}_dropout")(x)
 
     # === Head (float32 logits even under mixed precision) ===
-    if head == "patchgan":
+    if discriminator == "patchgan":
         logits = layers.Conv2D(
-            1, kernel_size, padding="same", dtype="float32", name=f"{name}_patch_logits"
+            1, d_kernel_size, padding="same", dtype="float32", name=f"{name}_patch_logits"
         )(x)
-        stack.append((kernel_size, 1))
+        stack.append((d_kernel_size, 1))
         field = receptive_field(stack)
     else:
         x = layers.Flatten(name=f"{name}_flatten")(x)
@@ -282,40 +298,46 @@ def describe_discriminator(discriminator):
     return f"DCGAN head: one logit per image, judging all {field}x{field} pixels."
 
 
+# The `Config` fields each builder takes, under the same names.
+GENERATOR_FIELDS = (
+    "latent_dim",
+    "g_filters",
+    "g_extra_layers",
+    "g_kernel_size",
+    "g_activation",
+    "g_output",
+    "g_dropout",
+    "g_batch_norm",
+    "upsample",
+    "sync_batch_norm",
+)
+DISCRIMINATOR_FIELDS = (
+    "d_filters",
+    "d_layers",
+    "d_kernel_size",
+    "d_activation",
+    "d_dropout",
+    "d_batch_norm",
+    "discriminator",
+    "patch_layers",
+    "sync_batch_norm",
+)
+
+
 def build_networks(config, image_shape, num_classes=None):
     """Builds `(generator, discriminator)` for a `kgan.config.Config`.
 
-    Call it inside the run's strategy scope: with `config.sync_batch_norm`
-    and more than one replica, BatchNorm is synchronized across replicas.
+    Each builder gets the config fields named in `GENERATOR_FIELDS` /
+    `DISCRIMINATOR_FIELDS`, one-to-one. Call it inside the run's strategy
+    scope: with `config.sync_batch_norm` and more than one replica,
+    BatchNorm is synchronized across replicas.
     """
-    import tensorflow as tf
 
-    synchronized = config.sync_batch_norm and tf.distribute.get_strategy().num_replicas_in_sync > 1
-    generator = build_generator(
-        image_shape,
-        latent_dim=config.latent_dim,
-        filters=config.g_filters,
-        extra_layers=config.g_extra_layers,
-        kernel_size=config.g_kernel_size,
-        activation=config.g_activation,
-        output_activation=config.g_output,
-        dropout=config.g_dropout,
-        batch_norm=config.g_batch_norm,
-        upsample=config.upsample,
-        num_classes=num_classes,
-        synchronized_batch_norm=synchronized,
-    )
+    def fields(names):
+        return {name: getattr(config, name) for name in names}
+
+    generator = build_generator(image_shape, num_classes=num_classes, **fields(GENERATOR_FIELDS))
     discriminator = build_discriminator(
-        image_shape,
-        filters=config.d_filters,
-        num_layers=config.d_layers or plan_generator(image_shape[0])[1],
-        kernel_size=config.d_kernel_size,
-        activation=config.d_activation,
-        dropout=config.d_dropout,
-        batch_norm=config.d_batch_norm,
-        head=config.discriminator,
-        patch_layers=config.patch_layers,
-        num_classes=num_classes,
-        synchronized_batch_norm=synchronized,
+        image_shape, num_classes=num_classes, **fields(DISCRIMINATOR_FIELDS)
     )
     return generator, discriminator

@@ -4,12 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import types
 
 import keras
 import pytest
 import tensorflow as tf
 
+from kgan.config import EvaluateConfig
+from kgan.errors import UserError
 from kgan.export import export_generator
 from kgan.networks import build_generator
 from tests.conftest import REPO, TEST_CLASSIFIER_EPOCHS, assert_one_line_error
@@ -39,20 +40,7 @@ def cached(mnist_evaluator, evaluation_cache):
 
 
 def _options(**values):
-    defaults = dict(
-        generator=None,
-        dataset="mnist",
-        data_dir=None,
-        image_size=0,
-        num_samples=500,
-        seed=0,
-        json=False,
-        real=False,
-        cache_dir=None,
-        classifier_epochs=0,
-    )
-    defaults.update(values)
-    return types.SimpleNamespace(**defaults)
+    return EvaluateConfig(**{"num_samples": 500, **values})
 
 
 def test_the_table_shows_the_generator_beside_the_floor(
@@ -61,7 +49,7 @@ def test_the_table_shows_the_generator_beside_the_floor(
     from kgan.evaluate import run
 
     keras.utils.set_random_seed(0)
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3)
+    generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3)
     path = export_generator(generator, str(tmp_path / "generator"))
     table = run(
         _options(
@@ -83,7 +71,7 @@ def test_the_table_shows_the_generator_beside_the_floor(
 @pytest.mark.slow
 def test_json_for_an_exported_generator(cached, tmp_path):
     keras.utils.set_random_seed(0)
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3)
+    generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3)
     path = export_generator(generator, str(tmp_path / "generator"))
     result = run_evaluate(f"--generator={path}", "--num_samples=500", "--json", *cached)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -111,6 +99,18 @@ def test_no_generator_flag():
     assert_one_line_error(run_evaluate("--dataset=../shared/data/mnist"), "--generator")
 
 
+def test_bad_flags_are_named_before_tensorflow_loads():
+    result = run_evaluate("--real", "--num_samples=10")
+    assert_one_line_error(result, "--num_samples=10", "an integer >= 100")
+    assert_one_line_error(run_evaluate("--real", "--seed=-1"), "--seed=-1", ">= 0")
+
+
+def test_a_config_without_generator_needs_real():
+    with pytest.raises(UserError, match="--generator is missing"):
+        EvaluateConfig()
+    assert EvaluateConfig(real=True).generator is None
+
+
 def test_saved_model_without_serve(tmp_path):
     module = tf.Module()
     module.v = tf.Variable(1.0)
@@ -121,7 +121,7 @@ def test_saved_model_without_serve(tmp_path):
 
 @pytest.mark.slow
 def test_generator_of_the_wrong_shape(cached, tmp_path):
-    rgb = build_generator((32, 32, 3), latent_dim=8, filters=16, kernel_size=3)
+    rgb = build_generator((32, 32, 3), latent_dim=8, g_filters=16, g_kernel_size=3)
     path = export_generator(rgb, str(tmp_path / "rgb"))
     result = run_evaluate(f"--generator={path}", "--num_samples=200", *cached)
     assert_one_line_error(result, "makes 32x32x3 images", "holds 28x28x1")

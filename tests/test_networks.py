@@ -1,14 +1,21 @@
 """Generator and discriminator shapes, ranges, layers and receptive fields."""
 
+import dataclasses
+import inspect
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from kgan.config import Config
 from kgan.errors import UserError
 from kgan.networks import (
+    DISCRIMINATOR_FIELDS,
+    GENERATOR_FIELDS,
     build_discriminator,
     build_generator,
+    build_networks,
     describe_discriminator,
     receptive_field,
 )
@@ -16,7 +23,7 @@ from kgan.networks import (
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 64, 3)])
 def test_generator_produces_the_image_shape_in_tanh_range(shape):
-    generator = build_generator(shape, latent_dim=8, filters=32, kernel_size=3)
+    generator = build_generator(shape, latent_dim=8, g_filters=32, g_kernel_size=3)
     images = generator(np.random.normal(size=(3, 8)) * 10, training=False)
     assert images.shape == (3, *shape)
     assert images.dtype == "float32"
@@ -24,7 +31,7 @@ def test_generator_produces_the_image_shape_in_tanh_range(shape):
 
 
 def test_generator_follows_dcgan_layers():
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=32)
+    generator = build_generator((28, 28, 1), latent_dim=8, g_filters=32)
     kinds = [type(layer).__name__ for layer in generator.layers]
     assert kinds.count("Conv2DTranspose") == 3  # one stride-1 block, two doublings
     assert "Dropout" not in kinds
@@ -35,7 +42,7 @@ def test_generator_follows_dcgan_layers():
 
 
 def test_upsample_conv_option_replaces_transposed_convolutions():
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=32, upsample="upsample_conv")
+    generator = build_generator((28, 28, 1), latent_dim=8, g_filters=32, upsample="upsample_conv")
     kinds = [type(layer).__name__ for layer in generator.layers]
     assert kinds.count("UpSampling2D") == 2
     assert "Conv2DTranspose" not in kinds
@@ -46,10 +53,10 @@ def test_generator_options_relu_sigmoid_dropout():
     generator = build_generator(
         (28, 28, 1),
         latent_dim=8,
-        filters=32,
-        activation="relu",
-        output_activation="sigmoid",
-        dropout=0.2,
+        g_filters=32,
+        g_activation="relu",
+        g_output="sigmoid",
+        g_dropout=0.2,
     )
     kinds = [type(layer).__name__ for layer in generator.layers]
     assert "ReLU" in kinds and "LeakyReLU" not in kinds
@@ -64,7 +71,7 @@ def test_generator_rejects_sizes_it_cannot_produce():
 
 
 def test_dcgan_discriminator_has_dropout_leaky_relu_and_one_logit():
-    discriminator = build_discriminator((28, 28, 1), filters=8)
+    discriminator = build_discriminator((28, 28, 1), d_filters=8)
     kinds = [type(layer).__name__ for layer in discriminator.layers]
     assert kinds.count("Conv2D") == 2 and kinds.count("Dropout") == 2
     assert kinds.count("LeakyReLU") == 2
@@ -75,7 +82,7 @@ def test_dcgan_discriminator_has_dropout_leaky_relu_and_one_logit():
 @pytest.mark.parametrize("patch_layers, size", [(1, 14), (2, 7)])
 def test_patchgan_outputs_a_map_of_logits(patch_layers, size):
     discriminator = build_discriminator(
-        (28, 28, 1), filters=8, head="patchgan", patch_layers=patch_layers
+        (28, 28, 1), d_filters=8, discriminator="patchgan", patch_layers=patch_layers
     )
     assert discriminator(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, size, size, 1)
     assert f"{size}x{size} logits" in describe_discriminator(discriminator)
@@ -83,7 +90,7 @@ def test_patchgan_outputs_a_map_of_logits(patch_layers, size):
 
 def test_patchgan_rejects_a_single_patch():
     with pytest.raises(UserError, match="--patch_layers=5"):
-        build_discriminator((28, 28, 1), head="patchgan", patch_layers=5)
+        build_discriminator((28, 28, 1), discriminator="patchgan", patch_layers=5)
 
 
 def test_receptive_field_formula():
@@ -96,7 +103,12 @@ def test_reported_receptive_field_matches_the_gradient_support():
     # The input pixels that can move one central logit are its receptive field.
     keras.utils.set_random_seed(0)
     discriminator = build_discriminator(
-        (64, 64, 1), filters=4, kernel_size=3, dropout=0.0, head="patchgan", patch_layers=2
+        (64, 64, 1),
+        d_filters=4,
+        d_kernel_size=3,
+        d_dropout=0.0,
+        discriminator="patchgan",
+        patch_layers=2,
     )
     images = tf.random.normal((1, 64, 64, 1))
     with tf.GradientTape() as tape:
@@ -113,9 +125,52 @@ def test_reported_receptive_field_matches_the_gradient_support():
 def test_discriminator_logits_are_float32_under_mixed_precision():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        discriminator = build_discriminator((28, 28, 1), filters=8)
-        generator = build_generator((28, 28, 1), latent_dim=8, filters=16)
+        discriminator = build_discriminator((28, 28, 1), d_filters=8)
+        generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16)
         assert discriminator(np.zeros((1, 28, 28, 1), np.float32)).dtype == "float32"
         assert generator(np.zeros((1, 8), np.float32)).dtype == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize(
+    "builder, names",
+    [(build_generator, GENERATOR_FIELDS), (build_discriminator, DISCRIMINATOR_FIELDS)],
+)
+def test_builders_take_config_fields_by_name_with_their_defaults(builder, names):
+    parameters = inspect.signature(builder).parameters
+    config = Config()
+    fields = {f.name for f in dataclasses.fields(Config)}
+    taken = [name for name in parameters if name in fields]
+    assert taken == list(names)
+    for name in names:
+        assert parameters[name].default == getattr(config, name), name
+
+
+def test_build_networks_passes_the_config_one_to_one():
+    config = Config(
+        latent_dim=8,
+        g_filters=16,
+        g_kernel_size=3,
+        g_output="sigmoid",
+        d_filters=4,
+        d_kernel_size=3,
+        discriminator="patchgan",
+        patch_layers=1,
+    )
+    generator, discriminator = build_networks(config, (28, 28, 1))
+    assert generator.input_shape == (None, 8)
+    assert generator.get_layer("generator_dense").units == 7 * 7 * 16
+    assert generator.get_layer("generator_block1_conv").kernel_size == (3, 3)
+    assert generator.layers[-1].activation.__name__ == "sigmoid"
+    assert discriminator.output_shape == (None, 14, 14, 1)
+    assert discriminator.get_layer("discriminator_block1_conv").filters == 4
+
+
+@pytest.mark.parametrize("size, convs", [(28, 2), (32, 3), (64, 4)])
+def test_zero_d_layers_mirror_the_generator_upsamplings(size, convs):
+    discriminator = build_discriminator((size, size, 1), d_filters=4, d_layers=0)
+    kinds = [type(layer).__name__ for layer in discriminator.layers]
+    assert kinds.count("Conv2D") == convs
+    explicit = build_discriminator((size, size, 1), d_filters=4, d_layers=1)
+    assert [type(layer).__name__ for layer in explicit.layers].count("Conv2D") == 1

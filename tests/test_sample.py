@@ -1,5 +1,7 @@
-"""`sample.py`: grids, separate files, seeds, truncation, spherical walks, labels."""
+"""`sample.py` and the SavedModel loader behind it: grids, separate files, seeds,
+truncation, spherical walks, labels, and the errors of a folder that is not a generator."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -7,13 +9,15 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from kgan.errors import UserError
 from kgan.export import export_generator
 from kgan.images import to_uint8
 from kgan.networks import build_generator
-from kgan.sampling import ExportedGenerator, sample_latents, slerp, write_samples
+from kgan.sampling import sample_latents, slerp, write_samples
+from kgan.saved_generator import SavedGenerator
 from tests.conftest import REPO
 
 LATENT_DIM = 8
@@ -27,7 +31,11 @@ def generators(tmp_path_factory):
     for name, num_classes in (("plain", None), ("conditional", 10)):
         keras.utils.set_random_seed(0)
         generator = build_generator(
-            (28, 28, 1), latent_dim=LATENT_DIM, filters=16, kernel_size=3, num_classes=num_classes
+            (28, 28, 1),
+            latent_dim=LATENT_DIM,
+            g_filters=16,
+            g_kernel_size=3,
+            num_classes=num_classes,
         )
         paths[name] = export_generator(generator, str(folder / name))
     return paths
@@ -80,8 +88,8 @@ def test_truncation_redraws_every_component_beyond_the_threshold():
 
 
 def test_the_signature_tells_latent_size_and_conditioning(generators):
-    plain = ExportedGenerator(generators["plain"])
-    conditional = ExportedGenerator(generators["conditional"])
+    plain = SavedGenerator(generators["plain"])
+    conditional = SavedGenerator(generators["conditional"])
     assert (plain.latent_dim, plain.conditional) == (LATENT_DIM, False)
     assert (conditional.latent_dim, conditional.conditional) == (LATENT_DIM, True)
 
@@ -95,7 +103,7 @@ def test_grid_is_repeatable_with_a_seed(generators, tmp_path):
     np.testing.assert_array_equal(a, b)
     assert np.abs(a.astype(int) - c).max() > 0
     # The tiles are the generator's images of the seeded latents.
-    generator = ExportedGenerator(generators["plain"])
+    generator = SavedGenerator(generators["plain"])
     expected = to_uint8(generator(sample_latents(np.random.default_rng(3), 9, LATENT_DIM)))
     np.testing.assert_array_equal(a.reshape(9, 28, 28), expected[..., 0])
 
@@ -110,7 +118,7 @@ def test_walk_rows_run_between_two_random_latents(generators, tmp_path):
     path = str(tmp_path / "walk.png")
     write_samples(generators["plain"], path, num=2, seed=5, interpolate=6)
     tiles = _tiles(path, rows=2, columns=6)
-    generator = ExportedGenerator(generators["plain"])
+    generator = SavedGenerator(generators["plain"])
     ends = sample_latents(np.random.default_rng(5), 4, LATENT_DIM)
     expected = to_uint8(generator(ends))[..., 0]
     for walk in range(2):
@@ -138,7 +146,7 @@ def test_label_selects_the_class_of_a_conditional_generator(generators, tmp_path
     write_samples(generators["conditional"], str(tmp_path / "3.png"), num=4, label=3)
     write_samples(generators["conditional"], str(tmp_path / "4.png"), num=4, label=4)
     threes, fours = _tiles(str(tmp_path / "3.png"), 2, 2), _tiles(str(tmp_path / "4.png"), 2, 2)
-    generator = ExportedGenerator(generators["conditional"])
+    generator = SavedGenerator(generators["conditional"])
     latents = sample_latents(np.random.default_rng(0), 4, LATENT_DIM)
     expected = to_uint8(generator(latents, np.full(4, 3)))[..., 0]
     np.testing.assert_array_equal(threes.reshape(4, 28, 28), expected)
@@ -171,9 +179,84 @@ def test_a_label_beyond_the_classes_is_a_user_error(generators, tmp_path):
         write_samples(generators["conditional"], str(tmp_path / "x.png"), num=2, label=12)
 
 
-def test_a_folder_without_a_saved_model_is_a_user_error(tmp_path):
-    with pytest.raises(UserError, match="not a SavedModel"):
-        ExportedGenerator(str(tmp_path))
+# === Loading ===
+
+
+def test_the_loader_keeps_a_temporary_loaded_object_alive(generators):
+    # Nothing else references the loaded object: without the wrapper's
+    # reference its variables would be freed and `serve` would fail.
+    generator = SavedGenerator(tf.saved_model.load(generators["plain"]))
+    gc.collect()
+    latents = sample_latents(np.random.default_rng(0), 3, LATENT_DIM)
+    from_path = SavedGenerator(generators["plain"])
+    np.testing.assert_array_equal(generator(latents), from_path(latents))
+    assert (generator.latent_dim, generator.conditional) == (LATENT_DIM, False)
+
+
+def test_the_loader_batches_without_changing_the_images(generators):
+    latents = sample_latents(np.random.default_rng(0), 7, LATENT_DIM)
+    labels = np.arange(7) % 10
+    whole = SavedGenerator(generators["conditional"])(latents, labels)
+    batched = SavedGenerator(generators["conditional"], batch_size=3)(latents, labels)
+    assert whole.shape == (7, 28, 28, 1) and whole.dtype == np.float32
+    np.testing.assert_allclose(batched, whole, atol=1e-6)
+
+
+class _NoServe(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.v = tf.Variable(1.0)
+
+
+class _ImageInput(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec((None, 28, 28, 1), tf.float32)])
+    def serve(self, images):
+        return images
+
+
+def _bad_folder(tmp_path, kind):
+    path = str(tmp_path / kind)
+    if kind == "empty":
+        os.mkdir(path)
+    elif kind == "file":
+        with open(path, "w") as f:
+            f.write("not a folder")
+    elif kind == "damaged":
+        os.mkdir(path)
+        with open(os.path.join(path, "saved_model.pb"), "wb") as f:
+            f.write(b"\x00 not a protocol buffer")
+    elif kind == "no_serve":
+        tf.saved_model.save(_NoServe(), path)
+    elif kind == "image_input":
+        tf.saved_model.save(_ImageInput(), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("nowhere", "does not exist"),
+        ("empty", "is not a TensorFlow SavedModel \\(no saved_model.pb inside\\)"),
+        ("file", "is not a TensorFlow SavedModel"),
+        ("damaged", "cannot be loaded as a SavedModel"),
+        ("no_serve", "has no `serve` endpoint"),
+        ("image_input", "takes \\(None, 28, 28, 1\\), not float32 \\(B, latent_dim\\)"),
+    ],
+)
+def test_a_folder_that_is_not_a_generator_is_a_user_error(tmp_path, kind, message):
+    path = _bad_folder(tmp_path, kind)
+    with pytest.raises(UserError, match=message) as raised:
+        SavedGenerator(path)
+    assert str(raised.value).startswith(f"--generator={path}")  # names the folder
+
+
+def test_labels_must_match_the_generator(generators):
+    plain, conditional = (SavedGenerator(generators[k]) for k in ("plain", "conditional"))
+    latents = np.zeros((2, LATENT_DIM), np.float32)
+    with pytest.raises(UserError, match="is not class-conditional"):
+        plain(latents, [1, 2])
+    with pytest.raises(UserError, match="is class-conditional"):
+        conditional(latents)
 
 
 @pytest.mark.slow
@@ -196,5 +279,6 @@ def test_sample_py_writes_a_grid_and_explains_errors_in_one_line(generators, tmp
     result = run(f"--generator={tmp_path}/nowhere")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"error: --generator={tmp_path}/nowhere does not exist; give a generator/ folder."
+        f"error: --generator={tmp_path}/nowhere does not exist; give the generator/ folder "
+        "a kgan run exports (for example runs/kgan/generator)."
     ]

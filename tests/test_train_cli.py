@@ -81,7 +81,7 @@ def test_train_py_on_an_npz_file(tmp_path):
 @pytest.mark.parametrize(
     "flag, fragments",
     [
-        ("--g_lr=0", ["--g_lr=0.0", "positive learning rate"]),
+        ("--g_lr=0", ["--g_lr=0.0", "positive number", "DCGAN uses 2e-4"]),
         ("--d_lr=-1", ["--d_lr=-1.0"]),
         ("--label_flip=0.7", ["--label_flip=0.7", "[0, 0.5]"]),
         ("--batch_size=0", ["--batch_size=0", ">= 1"]),

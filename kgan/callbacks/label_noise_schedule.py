@@ -2,7 +2,9 @@
 
 import keras
 
-from kgan.config import SCHEDULES
+from kgan.config import Config
+
+SCHEDULES = Config.choices("label_noise_schedule")
 
 
 class LabelNoiseSchedule(keras.callbacks.Callback):
