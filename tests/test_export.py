@@ -14,7 +14,7 @@ from kgan.networks import build_generator
 
 def _generator(**kwargs):
     keras.utils.set_random_seed(0)
-    return build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3, **kwargs)
+    return build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3, **kwargs)
 
 
 def test_serve_equals_the_generator(tmp_path):
@@ -29,7 +29,7 @@ def test_serve_equals_the_generator(tmp_path):
 
 
 def test_sigmoid_generators_are_mapped_to_the_contract_range(tmp_path):
-    generator = _generator(output_activation="sigmoid")
+    generator = _generator(g_output="sigmoid")
     path = export.export_generator(generator, str(tmp_path / "g"), output_range=(0.0, 1.0))
     z = tf.random.normal((4, 8), seed=2)
     loaded = tf.saved_model.load(path)  # keep a reference: it owns the variables
