@@ -7,7 +7,6 @@ from there, so a resumed run is the same run to all of them.
 
 import dataclasses
 import logging
-import math
 import os
 
 import keras
@@ -237,12 +236,10 @@ def label_noise_schedule(config):
 
 
 def steps_per_epoch(source, config):
-    """Steps of one epoch, a multiple of `steps_per_execution` (as Keras runs them)."""
-    steps = data.batches_per_pass(source, config.batch_size)
-    if config.steps_per_epoch:
-        steps = min(steps, config.steps_per_epoch)
-    per_call = config.steps_per_execution
-    return max(math.ceil(steps / per_call), 1) * per_call
+    """Steps of one epoch of `config`'s run (`kgan.data.epoch_steps`)."""
+    return data.epoch_steps(
+        source, config.batch_size, config.steps_per_epoch, config.steps_per_execution
+    )
 
 
 def real_sample(source, count=REAL_SAMPLE):

@@ -179,7 +179,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
 
     # === Resume: weights, optimizers, seeds and the data stream continue where they stopped ===
     run.resume(gan, strategy)
-    dataset, _ = make_dataset(
+    dataset, _ = make_dataset(  # the same steps per epoch as run.steps_per_epoch
         source,
         config.batch_size,
         seed=config.seed,
@@ -187,6 +187,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         with_labels=conditional,
         steps_per_epoch=config.steps_per_epoch,
         start_step=run.initial_step,
+        steps_per_execution=config.steps_per_execution,
     )
 
     # === Fit ===

@@ -16,6 +16,7 @@ Example:
 import dataclasses
 import difflib
 import logging
+import math
 import os
 import socket
 
@@ -47,10 +48,6 @@ class ImageSource:
     images: np.ndarray | None = None  # (N, h, w, C) uint8, as stored
     labels: np.ndarray | None = None  # (N,) int32
     dataset: object = None  # tf.data.Dataset of (image, label) for TFDS
-
-    @property
-    def has_labels(self):
-        return self.labels is not None or self.num_classes is not None
 
 
 def is_local(dataset):
@@ -204,8 +201,16 @@ def scale_images(images, output="tanh"):
     return images / 127.5 - 1.0
 
 
-def _square(images, size):
-    """Centre-crops `images` (one or a batch) to a square, resizes to `size`."""
+def resize_images(images, size):
+    """Centre-crops uint8 `images` (one or a batch) to a square and resizes them.
+
+    Args:
+        images: `(H, W, C)` or `(B, H, W, C)` uint8 images, any aspect ratio.
+        size: the side of the square result.
+
+    Returns:
+        uint8 images `(..., size, size, C)` (antialiased, rounded, clipped).
+    """
     import tensorflow as tf
 
     shape = tf.shape(images)
@@ -230,6 +235,18 @@ def batches_per_pass(source, batch_size):
             f"--batch_size={batch_size}; lower the batch size."
         )
     return num_batches
+
+
+def epoch_steps(source, batch_size, steps_per_epoch=None, steps_per_execution=1):
+    """Steps of one training epoch: the one definition every part of a run uses.
+
+    One pass of full batches, capped at `steps_per_epoch`, rounded up to a
+    multiple of `steps_per_execution` (Keras runs whole executions).
+    """
+    steps = batches_per_pass(source, batch_size)
+    if steps_per_epoch:
+        steps = min(steps, steps_per_epoch)
+    return max(math.ceil(steps / steps_per_execution), 1) * steps_per_execution
 
 
 def _array_stream(images, labels, batch_size, num_batches, seed, first_pass):
@@ -263,6 +280,7 @@ def make_dataset(
     shuffle_buffer=60_000,
     steps_per_epoch=None,
     start_step=0,
+    steps_per_execution=1,
 ):
     """Builds the training pipeline for `source`.
 
@@ -279,6 +297,7 @@ def make_dataset(
         with_labels: yield `(images, labels)` instead of images alone.
         shuffle_buffer: images in the shuffle buffer.
         steps_per_epoch: optional cap on the batches of one epoch.
+        steps_per_execution: steps Keras runs per call (see `epoch_steps`).
         start_step: start the stream at this batch (a resumed run). In-memory
             sources (local files) jump there at the cost of at most one
             pass; TFDS sources read their way there.
@@ -303,7 +322,7 @@ def make_dataset(
         stored = dataset.element_spec[0].shape
         if stored[0] != size or stored[1] != size:
             dataset = dataset.map(
-                lambda image, label: (_square(image, size), label),
+                lambda image, label: (resize_images(image, size), label),
                 num_parallel_calls=tf.data.AUTOTUNE,
             )
         if source.num_examples * size * size * source.image_shape[2] <= _CACHE_BYTES:
@@ -322,7 +341,7 @@ def make_dataset(
 
     def prepare(images, labels):
         if needs_resize:
-            images = _square(images, size)
+            images = resize_images(images, size)
         images = scale_images(images, output)
         return (images, labels) if with_labels else images
 
@@ -331,7 +350,7 @@ def make_dataset(
     # Every worker builds the same stream and keeps its slice of each batch.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
-    steps = min(num_batches, steps_per_epoch) if steps_per_epoch else num_batches
+    steps = epoch_steps(source, batch_size, steps_per_epoch, steps_per_execution)
     logging.info(
         "dataset %s: %d images of %s, %d batches of %d per epoch",
         source.name,

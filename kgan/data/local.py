@@ -7,6 +7,8 @@ int32 or None. Pure NumPy and Pillow: no TensorFlow needed.
 import concurrent.futures
 import logging
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -38,6 +40,12 @@ def to_uint8_images(array, where):
     if not np.issubdtype(array.dtype, np.number):
         raise UserError(f"{where} holds {array.dtype} values, not numbers.")
     array = array.astype(np.float32)
+    bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise UserError(
+            f"{where} holds {bad} NaN or infinite values; drop or repair those images "
+            "(e.g. numpy.nan_to_num) and save the file again."
+        )
     low, high = float(array.min()), float(array.max())
     if low >= -1.0 and high <= 1.0 and low < 0:
         array = (array + 1.0) * 127.5
@@ -50,30 +58,45 @@ def load_npz(path):
     """Loads images (and labels, if present) from a `.npz` file.
 
     The images are the array under the first of `images`, `x_train`, `x`,
-    `train_images`, `arr_0`, `data` that exists, else the first array of
-    rank 3 or 4; labels likewise from `labels`, `y_train`, `y`, ....
+    `train_images`, `arr_0`, `data` that exists, or the file's only array;
+    labels likewise from `labels`, `y_train`, `y`, ....
+
+    Raises:
+        UserError: in one line naming the file, for a file that is not a
+            readable archive, several arrays none of which has a known image
+            key (which one is meant is not guessed), or non-finite values.
     """
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise UserError(f"--dataset={path} is not a readable .npz file ({e}).") from None
-    with archive:
-        keys = list(archive.keys())
-        image_key = next((k for k in _IMAGE_KEYS if k in keys), None)
-        if image_key is None:
-            image_key = next((k for k in keys if archive[k].ndim in (3, 4)), None)
-        if image_key is None:
-            raise UserError(
-                f"--dataset={path} holds no image array (keys: {keys}); save one under "
-                "'images' with shape (N, H, W) or (N, H, W, C)."
-            )
-        images = to_uint8_images(archive[image_key], f"{path}['{image_key}']")
-        label_key = next((k for k in _LABEL_KEYS if k in keys and k != image_key), None)
-        labels = None
-        if label_key is not None:
-            labels = np.asarray(archive[label_key]).reshape(-1).astype(np.int32)
-            if len(labels) != len(images):
-                labels = None
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.keys()}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(
+            f"--dataset={path} is not a readable .npz archive ({reason}); save the images "
+            "with numpy.savez(path, images=..., labels=...)."
+        ) from None
+    image_key = next((k for k in _IMAGE_KEYS if k in arrays), None)
+    shapes = ", ".join(f"{key} {tuple(array.shape)}" for key, array in arrays.items())
+    if image_key is None and len(arrays) == 1 and next(iter(arrays.values())).ndim in (3, 4):
+        image_key = next(iter(arrays))
+    if image_key is None and len(arrays) > 1:
+        raise UserError(
+            f"--dataset={path} holds several arrays and none under a known image key "
+            f"({shapes}); save the images under the key 'images' (and class labels under "
+            "'labels'), e.g. numpy.savez(path, images=..., labels=...)."
+        )
+    if image_key is None:
+        raise UserError(
+            f"--dataset={path} holds no image array ({shapes or 'no arrays'}); save one under "
+            "'images' with shape (N, H, W) or (N, H, W, C)."
+        )
+    images = to_uint8_images(arrays[image_key], f"{path}['{image_key}']")
+    label_key = next((k for k in _LABEL_KEYS if k in arrays and k != image_key), None)
+    labels = None
+    if label_key is not None:
+        labels = np.asarray(arrays[label_key]).reshape(-1).astype(np.int32)
+        if len(labels) != len(images):
+            labels = None
     return images, labels
 
 

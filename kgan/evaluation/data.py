@@ -105,10 +105,10 @@ def _resize(images, size):
     """Centre-crops and resizes uint8 images to `size` (a no-op when they fit)."""
     if len(images) == 0 or (images.shape[1] == size and images.shape[2] == size):
         return images
-    from kgan.data import _square
+    from kgan.data import resize_images
 
     return np.concatenate(
-        [np.asarray(_square(images[i : i + 1000], size)) for i in range(0, len(images), 1000)]
+        [np.asarray(resize_images(images[i : i + 1000], size)) for i in range(0, len(images), 1000)]
     )
 
 
@@ -203,12 +203,12 @@ def _from_tfds(name, data_dir, image_size):
 
 def _materialise(source, size, limit):
     """The first `limit` `(image, label)` pairs of a TFDS source, as arrays."""
-    from kgan.data import _square
+    from kgan.data import resize_images
 
     dataset = source.dataset.take(limit)
     stored = dataset.element_spec[0].shape
     if stored[0] != size or stored[1] != size:
-        dataset = dataset.map(lambda image, label: (_square(image, size), label))
+        dataset = dataset.map(lambda image, label: (resize_images(image, size), label))
     images, labels = [], []
     for image_batch, label_batch in dataset.batch(1000).as_numpy_iterator():
         images.append(image_batch)
