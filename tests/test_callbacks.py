@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from kgan.callbacks import HistoryCSV, LabelNoiseSchedule, SampleSnapshot
+from kgan.images import make_grid, to_uint8
 
 
 @pytest.mark.parametrize(
@@ -42,14 +43,33 @@ def test_step_schedule_changes_the_model_at_the_right_epoch(tiny_gan):
     np.testing.assert_allclose(seen, [0.2, 0.2, 0.1, 0.1, 0.05], rtol=1e-6)
 
 
-def test_snapshots_use_the_same_latents_every_epoch(tiny_gan, tmp_path):
+def test_snapshots_use_the_same_latents_every_epoch(tiny_gan, tmp_path, monkeypatch):
+    seen = []  # (latents, images) of every sample() the snapshots take
+    sample = tiny_gan.sample
+
+    def recording_sample(latents, conditions=None):
+        images = sample(latents, conditions)
+        seen.append((np.array(latents), np.array(images)))
+        return images
+
+    monkeypatch.setattr(tiny_gan, "sample", recording_sample)
     snapshot = SampleSnapshot(str(tmp_path / "samples"), num_samples=9)
     images = np.zeros((16, 28, 28, 1), "float32")
     tiny_gan.fit(images, batch_size=8, epochs=2, callbacks=[snapshot], verbose=0)
     files = sorted(p.name for p in (tmp_path / "samples").iterdir())
     assert files == ["epoch_001.png", "epoch_002.png"]
+    assert len(seen) == 2
+    (first_latents, _), (second_latents, second_images) = seen
+    assert first_latents.shape == (9, 8) and first_latents.std() > 0.5
+    np.testing.assert_array_equal(first_latents, second_latents)
+    # A later run (a resume) draws the same latents, so its grids compare too.
+    again = SampleSnapshot(str(tmp_path / "again"), num_samples=9)
+    tiny_gan.fit(images, batch_size=8, epochs=1, callbacks=[again], verbose=0)
+    np.testing.assert_array_equal(seen[-1][0], first_latents)
+    # Each file is the grid of that epoch's samples.
     grid = np.asarray(Image.open(tmp_path / "samples" / "epoch_002.png"))
     assert grid.shape == (3 * 30 + 2, 3 * 30 + 2)  # 3x3 grid of 28px with 2px padding
+    np.testing.assert_array_equal(grid, make_grid(to_uint8(second_images)).reshape(grid.shape))
     # Same weights, same fixed latents: the same picture.
     first = snapshot.write(str(tmp_path / "a.png"))
     second = snapshot.write(str(tmp_path / "b.png"))

@@ -55,16 +55,18 @@ def test_a_restore_brings_back_networks_optimizers_seeds_and_label_noise(tmp_pat
 def test_a_mid_epoch_checkpoint_keeps_the_epochs_running_means(tmp_path):
     gan = _gan()
     gan.fit(_images(), batch_size=8, epochs=1, verbose=0)
-    gan.d_loss_tracker.update_state(7.0)
-    mean = float(gan.d_loss_tracker.result())
+    gan.trackers["d_loss"].update_state(7.0)
+    mean = float(gan.trackers["d_loss"].result())
     RunCheckpoint(gan, str(tmp_path)).save(step=5, epoch=1, steps_per_epoch=4)
-    gan.d_loss_tracker.reset_state()
+    gan.trackers["d_loss"].reset_state()
 
     point = RunCheckpoint(gan, str(tmp_path)).restore_latest()
     assert (point.epoch, point.steps_into_epoch) == (1, 1)
-    names = [v.path for v in gan.d_loss_tracker.variables]
-    totals = dict(zip(names, point.tracker_values[: len(names)], strict=True))
+    names = [v.path for v in gan.trackers["d_loss"].variables]
+    totals = dict(zip(names, point.tracker_values["d_loss"], strict=True))
     assert float(totals["d_loss/total"]) / float(totals["d_loss/count"]) == pytest.approx(mean)
+    # The tracker itself holds the epoch's running mean again.
+    assert float(gan.trackers["d_loss"].result()) == pytest.approx(mean)
 
 
 def test_only_the_two_newest_checkpoints_are_kept(tmp_path):

@@ -12,9 +12,9 @@ from tests.conftest import tiny_config
 
 def _networks(seed=0, head="dcgan"):
     keras.utils.set_random_seed(seed)
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3)
+    generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3)
     discriminator = build_discriminator(
-        (28, 28, 1), filters=8, kernel_size=3, head=head, patch_layers=2
+        (28, 28, 1), d_filters=8, d_kernel_size=3, discriminator=head, patch_layers=2
     )
     return generator, discriminator
 
@@ -91,8 +91,10 @@ def test_mixed_batches_option_concatenates_for_ablations():
     gan = _recording_gan(separate_batches=False)
     real = _real_images(8)
     gan.train_step(real)
-    assert len(gan.d_inputs[0]) == 16
+    # One D pass on real then fake, concatenated; then G's pass on the fakes.
+    assert [len(batch) for batch in gan.d_inputs] == [16, 8]
     np.testing.assert_array_equal(gan.d_inputs[0][:8], real)
+    np.testing.assert_array_equal(gan.d_inputs[0][8:], gan.d_inputs[1])
 
 
 def test_extra_critic_steps_use_fresh_fake_batches():
@@ -100,6 +102,12 @@ def test_extra_critic_steps_use_fresh_fake_batches():
     gan.train_step(_real_images(8))
     assert gan.generate_calls == 3
     assert len(gan.d_inputs) == 3 * 2 + 1
+    # D's inputs: (real, fake) per critic step, then G's pass on the last fakes.
+    fakes = [gan.d_inputs[i] for i in (1, 3, 5)]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not np.allclose(fakes[i], fakes[j]), f"critic steps {i} and {j} shared fakes"
+    np.testing.assert_array_equal(gan.d_inputs[6], fakes[-1])
 
 
 def _targets(gan, real, batch=20000, logits_shape=(1,)):
@@ -194,20 +202,29 @@ def test_a_schedule_changes_label_noise_without_retracing():
 
 
 def test_same_seed_same_weights():
-    def run():
-        gan = GAN(*_networks(seed=7), seed=7)
+    def run(seed=7):
+        gan = GAN(*_networks(seed=7), seed=seed)
         gan.compile()
         gan.fit(_real_images(16), batch_size=8, epochs=1, shuffle=False, verbose=0)
         return _weights(gan.generator)
 
-    for a, b in zip(run(), run(), strict=True):
+    first = run()
+    for a, b in zip(first, run(), strict=True):
         np.testing.assert_array_equal(a, b)
+    # Equal because seeded, not because nothing moved: training changed the
+    # weights, and another model seed (other latents) changes them otherwise.
+    assert _changed(_weights(_networks(seed=7)[0]), first)
+    assert _changed(first, run(seed=8))
 
 
 def test_call_generates_images_from_latents():
     gan = GAN(*_networks())
-    images = gan(np.zeros((5, 8), "float32"))
+    z = np.random.default_rng(0).standard_normal((5, 8)).astype("float32")
+    images = np.asarray(gan(z))
     assert images.shape == (5, 28, 28, 1)
+    # The generator's images, in inference mode, one per latent.
+    np.testing.assert_allclose(images, gan.generator(z, training=False), atol=1e-6)
+    assert np.abs(images[0] - images[1]).max() > 1e-4
 
 
 def test_get_config_round_trip():
@@ -225,15 +242,22 @@ def test_get_config_round_trip():
 def test_subclass_override_points_are_used():
     class UniformLatentGAN(GAN):
         def sample_latents(self, batch_size):
-            self.sampled = True
-            return keras.random.uniform(
+            self.sampled = keras.random.uniform(
                 (batch_size, self.latent_dim), -1, 1, seed=self.seed_generator
             )
+            return self.sampled
+
+        def generate(self, latents, conditions=None, training=False, generator=None):
+            self.generated_from = latents
+            return super().generate(latents, conditions, training, generator)
 
     gan = UniformLatentGAN(*_networks())
     gan.compile(run_eagerly=True)
     gan.train_step(_real_images(8))
-    assert gan.sampled
+    # The step's fake batch came from the overridden latents: uniform in [-1, 1].
+    sampled = np.asarray(gan.sampled)
+    assert sampled.shape == (8, 8) and np.abs(sampled).max() <= 1.0
+    np.testing.assert_array_equal(np.asarray(gan.generated_from), sampled)
 
 
 def test_lsgan_example_trains_a_few_steps():

@@ -77,9 +77,20 @@ def test_per_step_values_are_recovered_from_running_means(tiny_gan, steps_per_ex
 
 
 def test_a_healthy_stream_is_quiet(tiny_gan):
+    values = _stream(400)
     monitor = _monitor(tiny_gan)
-    _feed(monitor, _stream(400), steps_per_epoch=80)
+    _feed(monitor, values, steps_per_epoch=80)
     assert monitor.findings == []
+    # Quiet having watched the whole stream, not for want of seeing it.
+    assert monitor.step == 400 and not tiny_gan.stop_training
+    window = np.asarray(monitor.history["d_loss"])
+    np.testing.assert_allclose(window, values["d_loss"][-len(window) :], rtol=1e-6)
+    # The same monitor names a failure in that stream once it comes.
+    losses = values["d_loss"].copy()
+    losses[-1] = np.nan
+    alarmed = _monitor(tiny_gan)
+    _feed(alarmed, dict(values, d_loss=losses), steps_per_epoch=80)
+    assert _failures(alarmed) == ["non_convergence"]
 
 
 def test_d_winning_while_g_gradient_fades_is_diminished_gradient(tiny_gan, tmp_path):

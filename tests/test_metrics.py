@@ -141,3 +141,13 @@ def test_diversity_and_duplicates_of_a_repeated_batch():
     # 64x64 images are pooled to 32x32 before distances are taken.
     big = rng.uniform(-1, 1, (10, 64, 64, 3))
     assert metrics._flatten(big).shape == (10, 32 * 32 * 3)
+    pooled = big.reshape(10, 32, 2, 32, 2, 3).mean(axis=(2, 4))  # 2x2 average pooling
+    np.testing.assert_allclose(metrics._flatten(big), pooled.reshape(10, -1), atol=1e-6)
+    assert metrics.pairwise_diversity(big) == pytest.approx(
+        metrics.pairwise_diversity(pooled), rel=1e-5
+    )
+    np.testing.assert_allclose(
+        metrics.nearest_neighbour_distances(big),
+        metrics.nearest_neighbour_distances(pooled),
+        rtol=1e-4,
+    )

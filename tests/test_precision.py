@@ -6,7 +6,7 @@ import pytest
 
 from kgan.gan import GAN
 from kgan.networks import build_discriminator, build_generator
-from kgan.training import build_gan, dtype_policy, train
+from kgan.training import dtype_policy, train
 from tests.conftest import tiny_config
 
 
@@ -40,8 +40,10 @@ def test_mixed_precision_steps_have_finite_losses_and_float32_state(
 def _gan(policy, optimizer):
     with dtype_policy(policy):
         keras.utils.set_random_seed(0)
-        generator = build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3)
-        discriminator = build_discriminator((28, 28, 1), filters=8, kernel_size=3, dropout=0.0)
+        generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3)
+        discriminator = build_discriminator(
+            (28, 28, 1), d_filters=8, d_kernel_size=3, d_dropout=0.0
+        )
         gan = GAN(generator, discriminator, label_flip=0.0, seed=0)
     gan.compile(d_optimizer=optimizer(), g_optimizer=optimizer())
     return gan
@@ -78,10 +80,12 @@ def test_xla_compiled_steps_train(idx_folder, tmp_path):
     config = tiny_config(
         dataset=idx_folder, out_dir=str(tmp_path / "run"), jit_compile=True, steps_per_epoch=3
     )
-    gan = build_gan(config, (28, 28, 1))
-    assert gan.jit_compile
-    history = train(config, verbose=0).history
-    assert all(np.isfinite(v).all() for v in history.values())
+    result = train(config, verbose=0)
+    # The model train() built, compiled and trained, not one built aside.
+    assert result.gan.jit_compile
+    assert int(result.gan.g_optimizer.iterations) == 3
+    assert len(result.history["d_loss"]) == 1
+    assert all(np.isfinite(v).all() for v in result.history.values())
 
 
 @pytest.mark.parametrize(

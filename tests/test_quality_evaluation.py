@@ -16,13 +16,16 @@ METRICS = ["fcd", "kid", "kid_std", "classifier_score", "classes_covered", "clas
 METRICS += ["precision", "recall"]
 
 
-def _tensorboard_tags(log_dir):
-    tags = set()
+def _tensorboard_scalars(log_dir):
+    """`{tag: {step: value}}` of the scalars Keras' TensorBoard callback wrote."""
+    scalars = {}
     for path in glob.glob(os.path.join(log_dir, "train", "events.out.tfevents.*")):
         for record in tf.data.TFRecordDataset(path):
             event = tf.compat.v1.Event.FromString(record.numpy())
-            tags.update(value.tag for value in event.summary.value)
-    return tags
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor))
+                scalars.setdefault(value.tag, {})[event.step] = number
+    return scalars
 
 
 @pytest.mark.slow
@@ -54,8 +57,13 @@ def test_metrics_reach_history_tensorboard_and_the_best_generator(
     assert [r["health"] for r in rows] == ["ok", "ok", "ok"]
     assert result.history["fcd"] == [float(rows[1]["fcd"]), float(rows[2]["fcd"])]
 
-    tags = _tensorboard_tags(str(tmp_path / "logs"))
-    assert {"epoch_fcd", "epoch_recall", "epoch_health"} <= tags
+    scalars = _tensorboard_scalars(str(tmp_path / "logs"))
+    assert {"epoch_fcd", "epoch_recall", "epoch_health"} <= set(scalars)
+    # The values of history.csv, at Keras' 0-based epochs 1 and 2 (none at 0).
+    for tag, column in (("epoch_fcd", "fcd"), ("epoch_recall", "recall")):
+        expected = {1: float(rows[1][column]), 2: float(rows[2][column])}
+        assert scalars[tag] == pytest.approx(expected, rel=1e-6), tag
+    assert scalars["epoch_health"] == {0: 0.0, 1: 0.0, 2: 0.0}  # "ok" counts as 0
 
     with open(out_dir / "best_generator.json") as f:
         best = json.load(f)

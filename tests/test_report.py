@@ -67,6 +67,8 @@ def test_page_shows_grids_gif_curves_health_and_config(tmp_path):
     gifs = [data for mime, data in images if mime == "image/gif"]
     assert len(pngs) == 1 + 4  # the latest, large, and every epoch in the strip
     assert all(Image.open(io.BytesIO(png)).size == (62, 62) for png in pngs)
+    grids = [(run / "samples" / f"epoch_{e:03d}.png").read_bytes() for e in range(1, 5)]
+    assert pngs == [grids[-1], *grids]  # the run's own grids, in epoch order
     gif = Image.open(io.BytesIO(gifs[0]))
     assert gif.n_frames == 4
     assert (run / "progress.gif").read_bytes() == gifs[0]
