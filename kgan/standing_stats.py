@@ -41,8 +41,9 @@ class StandingStatistics:
 
     `current(generator, step)` recalibrates `generator` (see
     `recalibrate_batch_norm`) from `NUM_LATENTS` fixed latents, unless it
-    was already calibrated at the same generator step: sampling the same
-    weights twice (a snapshot, then the health check) costs one pass.
+    was already calibrated at the same generator step for the same labels:
+    sampling the same weights twice (a snapshot, then the health check)
+    costs one pass.
 
     Args:
         latent_dim: size of the generator's latent vector.
@@ -55,7 +56,7 @@ class StandingStatistics:
 
     def __init__(self, latent_dim):
         self.latent_dim = int(latent_dim)
-        self._calibrated_at = weakref.WeakKeyDictionary()  # network -> generator step
+        self._calibrated_at = weakref.WeakKeyDictionary()  # network -> (step, labels)
 
     def current(self, generator, step, conditions=None):
         """Recalibrates `generator` unless done at `step` already; returns it.
@@ -68,7 +69,8 @@ class StandingStatistics:
             conditions: for a conditional generator, labels to draw the
                 calibration batch's labels from (default: every class in turn).
         """
-        if not tf.executing_eagerly() or self._calibrated_at.get(generator) == step:
+        labels_key = None if conditions is None else np.asarray(conditions).tobytes()
+        if not tf.executing_eagerly() or self._calibrated_at.get(generator) == (step, labels_key):
             return generator
         # A stateless draw from a fixed seed, independent of the model's seed generator.
         inputs = keras.random.normal((NUM_LATENTS, self.latent_dim), seed=SEED)
@@ -80,7 +82,7 @@ class StandingStatistics:
                 labels = np.resize(np.asarray(conditions), NUM_LATENTS)
             inputs = [inputs, ops.convert_to_tensor(labels.astype("int32"))]
         recalibrate_batch_norm(generator, inputs)
-        self._calibrated_at[generator] = step
+        self._calibrated_at[generator] = (step, labels_key)
         return generator
 
 

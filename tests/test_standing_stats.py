@@ -132,3 +132,13 @@ def test_conditional_generators_are_recalibrated_over_every_class():
     images = np.asarray(gan.sample(z, labels))
     assert images.shape == (3, 28, 28, 1)
     np.testing.assert_allclose(images, generator([z, labels], training=False), atol=1e-6)
+
+
+def test_other_labels_at_the_same_step_recalibrate_again():
+    generator = _one_channel_per_class_generator()
+    gan = GAN(generator, build_discriminator((28, 28, 1), d_filters=8, num_classes=10))
+    gan.sampling_network(np.array([3], "int32"))
+    gan.sampling_network(np.array([5], "int32"))  # same weights, other labels
+    variances = np.asarray(batch_norm_layers(generator)[0].moving_variance)[:10]
+    np.testing.assert_array_equal(np.delete(variances, 5), 0.0)
+    assert 0.85 < variances[5] < 1.15
