@@ -1,13 +1,12 @@
 """Sampling from an exported generator: latents, truncation and latent walks.
 
-Works on any SavedModel that meets the `serve` contract of `kgan.export`:
-the latent size and whether the generator is class-conditional are read
-from the endpoint's input signature, so nothing else about the model needs
-to be known.
+Works on any SavedModel that meets the `serve` contract of `kgan.export`;
+`kgan.saved_generator.SavedGenerator` reads the latent size and whether the
+generator is class-conditional from the endpoint's input signature.
 
 Example:
 
->>> generator = load_generator("runs/kgan/generator")
+>>> generator = SavedGenerator("runs/kgan/generator")
 >>> rng = np.random.default_rng(0)
 >>> images = generator(sample_latents(rng, 16, generator.latent_dim))  # (16, H, W, C)
 """
@@ -17,87 +16,7 @@ import os
 import numpy as np
 
 from kgan.errors import UserError
-
-
-class ExportedGenerator:
-    """A loaded generator SavedModel, called on NumPy latents in batches.
-
-    Holds the loaded object (which owns the variables) for as long as the
-    wrapper lives.
-
-    Args:
-        path: a SavedModel folder with a `serve` endpoint.
-        batch_size: latents sent to `serve` per call.
-
-    Raises:
-        UserError: if `path` is missing, is not a SavedModel, or has no
-            `serve` endpoint of the expected form.
-    """
-
-    def __init__(self, path, batch_size=256):
-        import tensorflow as tf
-
-        from kgan.quiet import quiet_info_logs
-
-        if not os.path.isdir(path):
-            raise UserError(f"--generator={path} does not exist; give a generator/ folder.")
-        if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise UserError(
-                f"--generator={path} is not a SavedModel (no saved_model.pb); give the "
-                "generator/ folder a kgan run writes."
-            )
-        with quiet_info_logs():
-            self.module = tf.saved_model.load(path)
-        serve = getattr(self.module, "serve", None)
-        if serve is None or not getattr(serve, "concrete_functions", None):
-            raise UserError(
-                f"--generator={path} has no `serve` endpoint taking latents (B, latent_dim)."
-            )
-        specs = serve.concrete_functions[0].structured_input_signature[0]
-        latent_shape = specs[0].shape
-        if latent_shape.rank != 2 or latent_shape[-1] is None:
-            raise UserError(
-                f"--generator={path}: `serve` takes {latent_shape}, not latents (B, latent_dim)."
-            )
-        self.path = path
-        self.latent_dim = int(latent_shape[-1])
-        self.conditional = len(specs) == 2
-        self.batch_size = int(batch_size)
-
-    def __call__(self, latents, labels=None):
-        """Images in [-1, 1], `(N, H, W, C)` float32, for `(N, latent_dim)` latents.
-
-        Args:
-            latents: float latents.
-            labels: int class labels `(N,)`; required by (and only accepted
-                by) a conditional generator.
-
-        Raises:
-            UserError: for labels the generator cannot take.
-        """
-        import tensorflow as tf
-
-        if self.conditional and labels is None:
-            raise UserError("this generator is class-conditional: pass --label.")
-        if not self.conditional and labels is not None:
-            raise UserError("this generator is not class-conditional: drop --label.")
-        latents = np.asarray(latents, np.float32)
-        outputs = []
-        for start in range(0, len(latents), self.batch_size):
-            z = tf.constant(latents[start : start + self.batch_size])
-            if labels is None:
-                images = self.module.serve(z)
-            else:
-                batch_labels = np.asarray(labels[start : start + self.batch_size], np.int32)
-                try:
-                    images = self.module.serve(z, tf.constant(batch_labels))
-                except tf.errors.InvalidArgumentError:
-                    raise UserError(
-                        f"labels {sorted(set(batch_labels.tolist()))} are not all classes of "
-                        "this generator; pass a smaller --label or --num_classes."
-                    ) from None
-            outputs.append(np.asarray(images))
-        return np.concatenate(outputs, axis=0)
+from kgan.saved_generator import SavedGenerator
 
 
 def sample_latents(rng, count, latent_dim, truncation=0.0):
@@ -209,7 +128,7 @@ def write_samples(
         raise UserError(f"--label={label} must be a class index >= 0.")
     if num_classes < 1:
         raise UserError(f"--num_classes={num_classes} must be at least 1.")
-    generator = ExportedGenerator(generator_path)
+    generator = SavedGenerator(generator_path)
     rng = np.random.default_rng(seed)
 
     labels, columns = None, None

@@ -1,7 +1,9 @@
 """kgan.evaluation end to end: real data scores at the floor, bad generators far above it."""
 
+import gc
 import math
 import os
+import re
 
 import keras
 import numpy as np
@@ -9,7 +11,14 @@ import pytest
 import tensorflow as tf
 
 from kgan.errors import UserError
-from kgan.evaluation import KEYS, LABELLED_KEYS, Evaluator, as_generator, load_eval_data
+from kgan.evaluation import (
+    KEYS,
+    LABELLED_KEYS,
+    Evaluator,
+    as_generator,
+    generate,
+    load_eval_data,
+)
 from kgan.evaluation.classifier import cache_key, load_or_train_classifier
 from kgan.evaluation.data import to_float
 from kgan.export import export_generator
@@ -60,7 +69,7 @@ def test_real_data_scores_at_the_floor(floor):
 
 def test_an_untrained_generator_scores_far_worse(mnist_evaluator, floor):
     keras.utils.set_random_seed(0)
-    untrained = build_generator((28, 28, 1), latent_dim=16, filters=32, kernel_size=3)
+    untrained = build_generator((28, 28, 1), latent_dim=16, g_filters=32, g_kernel_size=3)
     scores = mnist_evaluator.evaluate(untrained, num_samples=1000)
     assert scores["fcd"] > 20 * floor["fcd"] and scores["fcd"] > 5.0
     assert scores["kid"] > 0.1
@@ -81,7 +90,7 @@ def test_a_constant_image_covers_one_class_with_no_recall(mnist_evaluator):
 
 def test_scores_are_deterministic_for_a_seed(mnist_evaluator):
     keras.utils.set_random_seed(1)
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3)
+    generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3)
     first = mnist_evaluator.evaluate(generator, num_samples=300, seed=3)
     second = mnist_evaluator.evaluate(generator, num_samples=300, seed=3)
     other = mnist_evaluator.evaluate(generator, num_samples=300, seed=4)
@@ -106,13 +115,18 @@ def test_any_saved_model_with_a_serve_endpoint(mnist_evaluator, tmp_path):
     tf.saved_model.save(_ForeignGenerator(), path)
     generator = as_generator(path)
     assert generator.latent_dim == 7 and not generator.conditional
+    # An object `tf.saved_model.load` returned serves the same images, even
+    # once nothing but the wrapper references it.
+    from_loaded = as_generator(tf.saved_model.load(path))
+    gc.collect()
+    np.testing.assert_array_equal(generate(from_loaded, 10), generate(generator, 10))
     scores = mnist_evaluator.evaluate(path, num_samples=200)
     assert math.isfinite(scores["fcd"]) and scores["fcd"] > 1.0
 
 
 def test_kgan_exports_evaluate_like_the_keras_model(mnist_evaluator, tmp_path):
     keras.utils.set_random_seed(2)
-    generator = build_generator((28, 28, 1), latent_dim=8, filters=16, kernel_size=3)
+    generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3)
     path = export_generator(generator, str(tmp_path / "generator"))
     from_export = mnist_evaluator.evaluate(path, num_samples=200)
     from_model = mnist_evaluator.evaluate(generator, num_samples=200)
@@ -120,17 +134,20 @@ def test_kgan_exports_evaluate_like_the_keras_model(mnist_evaluator, tmp_path):
 
 
 def test_unusable_generators_are_named(mnist_evaluator, tmp_path):
-    with pytest.raises(UserError, match="does not exist"):
+    def named(folder, problem):
+        return f"--generator={re.escape(str(tmp_path / folder))}:? .*{problem}"
+
+    with pytest.raises(UserError, match=named("nowhere", "does not exist")):
         as_generator(str(tmp_path / "nowhere"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="not a TensorFlow SavedModel"):
+    with pytest.raises(UserError, match=named("empty", "not a TensorFlow SavedModel")):
         as_generator(str(tmp_path / "empty"))
     module = tf.Module()
     module.v = tf.Variable(1.0)
     tf.saved_model.save(module, str(tmp_path / "no_serve"))
-    with pytest.raises(UserError, match="no `serve` endpoint"):
+    with pytest.raises(UserError, match=named("no_serve", "no `serve` endpoint")):
         as_generator(str(tmp_path / "no_serve"))
-    rgb = build_generator((32, 32, 3), latent_dim=8, filters=16, kernel_size=3)
+    rgb = build_generator((32, 32, 3), latent_dim=8, g_filters=16, g_kernel_size=3)
     with pytest.raises(UserError, match="makes 32x32x3 images but .* holds 28x28x1"):
         mnist_evaluator.evaluate(rgb, num_samples=200)
 

@@ -1,26 +1,68 @@
 """The variants in examples/: a conditional GAN and WGAN-GP, trained a few steps each."""
 
 import os
+import subprocess
+import sys
 import textwrap
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from PIL import Image
 
 from examples.cgan import ConditionalGAN
 from examples.wgan_gp import WGANGP, WGANGPConfig, gan_class
+from kgan.callbacks import SampleSnapshot
 from kgan.config import Config
 from kgan.errors import UserError
+from kgan.images import to_uint8
 from kgan.networks import build_generator
-from kgan.sampling import ExportedGenerator, sample_latents, write_samples
-from tests.conftest import run_python, tiny_config
+from kgan.sampling import sample_latents, write_samples
+from kgan.saved_generator import SavedGenerator
+from tests.conftest import REPO, run_python, tiny_config
+
+
+def _tiles(path, count, size=28, padding=2):
+    """The first `count` images of a square grid written by `make_grid`, `(count, size, size)`."""
+    grid = np.asarray(Image.open(path))
+    columns = (grid.shape[1] - padding) // (size + padding)
+    step = size + padding
+    return np.stack(
+        [
+            grid[padding + r * step :][:size, padding + c * step :][:, :size]
+            for r, c in (divmod(i, columns) for i in range(count))
+        ]
+    )
 
 
 def _tiny_wgan_config(**overrides):
     """The recipe's defaults with the tiny sizes of `tiny_config`."""
     tiny = {k: v for k, v in tiny_config().to_dict().items() if getattr(Config(), k) != v}
     return WGANGPConfig(**{**tiny, **overrides})
+
+
+# === Running them ===
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "example, flag",
+    [("cgan", "--num_samples"), ("lsgan", "--d_lr"), ("wgan_gp", "--gp_weight")],
+)
+def test_examples_run_as_modules_from_the_repository_root(example, flag):
+    # `python -m examples.NAME`, as the README says: no sys.path edits, no PYTHONPATH.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", f"examples.{example}", "--helpshort"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(env, TF_CPP_MIN_LOG_LEVEL="3"),
+        cwd=REPO,
+    )
+    # absl's --helpshort exits with status 1 after listing the program's flags.
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"{flag}:" in result.stdout  # its flags were defined and listed
 
 
 # === Conditional GAN ===
@@ -35,19 +77,33 @@ def test_conditional_gan_trains_and_samples_the_asked_class(idx_folder, tmp_path
     assert isinstance(result.gan, ConditionalGAN)
     assert [len(x.shape) for x in result.gan.discriminator.inputs] == [4, 1]  # images, labels
     assert all(np.isfinite(v).all() for v in result.history.values())
-    # The snapshot went through the labels: one image per class.
-    assert os.path.exists(tmp_path / "run" / "samples" / "epoch_001.png")
-
-    generator = ExportedGenerator(result.generator_path)
+    generator = SavedGenerator(result.generator_path)
     assert generator.conditional
     out = str(tmp_path / "threes.png")
     write_samples(result.generator_path, out, num=4, label=3, seed=1)
     latents = sample_latents(np.random.default_rng(1), 4, generator.latent_dim)
     threes = generator(latents, np.full(4, 3))
+    np.testing.assert_array_equal(_tiles(out, 4), to_uint8(threes)[..., 0])  # the file holds them
     np.testing.assert_allclose(
         threes, result.gan.generator([latents, np.full(4, 3)], training=False), atol=1e-5
     )
     assert np.abs(threes - generator(latents, np.full(4, 4))).max() > 1e-4
+
+    # The snapshot went through the labels: one image per class. Tile i is the
+    # image of the snapshot's fixed latent i with label i, not with label 0.
+    # (Last: sampling with other labels may recalibrate the BatchNorm statistics.)
+    snapshot = SampleSnapshot(str(tmp_path / "unused"), num_samples=10)
+    snapshot.set_model(result.gan)
+    snapshot.on_train_begin()
+    tiles = _tiles(str(tmp_path / "run" / "samples" / "epoch_001.png"), 10)
+
+    def snapshot_of(labels):
+        images = result.gan.sample(snapshot.latents, keras.ops.convert_to_tensor(labels))
+        return to_uint8(np.asarray(images))[..., 0]
+
+    np.testing.assert_array_equal(tiles, snapshot_of(np.arange(10)))
+    all_zeros = snapshot_of(np.zeros(10, "int32"))
+    assert all(np.any(tiles[i] != all_zeros[i]) for i in range(1, 10))
 
 
 def test_conditional_unpack_returns_the_labels():
@@ -64,7 +120,7 @@ def test_conditional_unpack_returns_the_labels():
 
 def _quadratic_critic_gan(gp_weight=10.0, seed=0):
     """A WGAN-GP whose critic is D(x) = sum(x^2) / 2 on 1-pixel images: grad D(x) = x."""
-    generator = build_generator((28, 28, 1), latent_dim=4, filters=8, kernel_size=3)
+    generator = build_generator((28, 28, 1), latent_dim=4, g_filters=8, g_kernel_size=3)
     images = keras.Input((1, 1, 1))
     scores = keras.layers.Lambda(lambda x: 0.5 * keras.ops.sum(x * x, axis=[1, 2, 3]))(images)
     critic = keras.Model(images, scores)
@@ -83,7 +139,7 @@ def test_penalty_draws_the_interpolation_weight_uniformly():
 
 
 def test_penalty_of_a_linear_critic_is_exact():
-    generator = build_generator((28, 28, 1), latent_dim=4, filters=8, kernel_size=3)
+    generator = build_generator((28, 28, 1), latent_dim=4, g_filters=8, g_kernel_size=3)
     images = keras.Input((28, 28, 1))
     scores = keras.layers.Dense(1, use_bias=False)(keras.layers.Flatten()(images))
     critic = keras.Model(images, scores)
@@ -169,5 +225,11 @@ def test_exported_wgan_generator_keeps_the_contract(tmp_path):
 
     gan = build_gan(config, (28, 28, 1), gan_class=gan_class(config))
     path = export_generator(gan.sampling_generator, str(tmp_path / "g"))
-    loaded = tf.saved_model.load(path)
-    assert loaded.serve(tf.zeros((2, 8))).shape == (2, 28, 28, 1)
+    # The contract: float32 (B, latent_dim) latents -> (B, H, W, C) images in [-1, 1].
+    generator = SavedGenerator(path)
+    assert (generator.latent_dim, generator.conditional) == (config.latent_dim, False)
+    latents = sample_latents(np.random.default_rng(0), 4, config.latent_dim)
+    images = generator(latents)
+    assert images.shape == (4, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    np.testing.assert_allclose(images, gan.sampling_generator(latents, training=False), atol=1e-5)

@@ -25,8 +25,10 @@ _EXPORTS = {
     "real_floor": "kgan.evaluation.evaluator",
     "load_eval_data": "kgan.evaluation.data",
     "load_or_train_classifier": "kgan.evaluation.classifier",
+    "Generator": "kgan.evaluation.generators",
     "as_generator": "kgan.evaluation.generators",
     "generate": "kgan.evaluation.generators",
+    "SavedGenerator": "kgan.saved_generator",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -2,10 +2,11 @@
 
 `as_generator` accepts a SavedModel path (any SavedModel whose `serve`
 endpoint maps float32 `(B, latent_dim)` normal noise to `(B, H, W, C)`
-images in [-1, 1], optionally with int32 labels `(B,)` as a second input),
-an already loaded SavedModel, a `kgan.GAN` (its `sample`, so EMA weights are
-used where a subclass keeps them) or a Keras generator, and returns a
-`Generator` with the latent size read from the model itself.
+images in [-1, 1], optionally with int32 labels `(B,)` as a second input,
+loaded by `kgan.saved_generator.SavedGenerator`), an already loaded
+SavedModel, a `kgan.GAN` (its `sample`, so EMA weights are used where a
+subclass keeps them) or a Keras generator, and returns a `Generator` with
+the latent size read from the model itself.
 """
 
 import dataclasses
@@ -15,6 +16,7 @@ import os
 import numpy as np
 
 from kgan.errors import UserError
+from kgan.saved_generator import SavedGenerator
 
 
 @dataclasses.dataclass
@@ -35,98 +37,29 @@ class Generator:
     name: str = "generator"
 
 
-def _signature_of(endpoint):
-    """The input `TensorSpec`s of a tf.function endpoint of a loaded SavedModel."""
-    signature = getattr(endpoint, "input_signature", None)
-    if signature:
-        return list(signature)
-    concrete = getattr(endpoint, "concrete_functions", None) or []
-    for function in concrete:
-        args, _ = function.structured_input_signature
-        if args:
-            return list(args)
-    return []
-
-
-def load_saved_model(path):
-    """Loads the SavedModel at `path` as a `Generator` (its `serve` endpoint).
-
-    Raises:
-        UserError: the path is missing or not a SavedModel, it has no `serve`
-            endpoint, or the endpoint's latent size is not fixed.
-    """
-    import tensorflow as tf
-
-    from kgan.quiet import quiet_info_logs
-
-    if not os.path.exists(path):
-        raise UserError(
-            f"--generator={path} does not exist; give the SavedModel folder a run exported "
-            "(for example runs/kgan/generator)."
-        )
-    if not os.path.exists(os.path.join(path, "saved_model.pb")):
-        raise UserError(
-            f"--generator={path} is not a TensorFlow SavedModel (no saved_model.pb inside); "
-            "give the folder a run exported (for example runs/kgan/generator)."
-        )
-    try:
-        with quiet_info_logs():
-            loaded = tf.saved_model.load(path)
-    except Exception as e:  # TF raises many types for a bad file
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(
-            f"--generator={path} cannot be loaded as a SavedModel ({first_line})."
-        ) from None
-    return from_loaded(loaded, path)
-
-
-def from_loaded(loaded, name="generator"):
-    """A `Generator` from a loaded SavedModel object with a `serve` endpoint."""
-    endpoint = getattr(loaded, "serve", None)
-    if endpoint is None:
-        signatures = sorted(getattr(loaded, "signatures", {}) or {})
-        found = f" (its signatures: {', '.join(signatures)})" if signatures else ""
-        raise UserError(
-            f"--generator={name} has no `serve` endpoint{found}; export it with "
-            "kgan.export.export_generator, or save a module whose `serve` tf.function maps "
-            "float32 (B, latent_dim) noise to (B, H, W, C) images in [-1, 1]."
-        )
-    specs = _signature_of(endpoint)
-    if not specs or len(specs[0].shape) != 2 or specs[0].shape[-1] is None:
-        shape = specs[0].shape if specs else "nothing"
-        raise UserError(
-            f"--generator={name}: `serve` takes {shape}, not float32 (B, latent_dim) noise "
-            "with a fixed latent_dim."
-        )
-    conditional = len(specs) > 1
-
-    def sample(latents, labels=None):
-        # `loaded` stays referenced here: it owns the variables `serve` reads.
-        if conditional:
-            return loaded.serve(latents, labels)
-        return loaded.serve(latents)
-
-    return Generator(sample, int(specs[0].shape[-1]), conditional, name)
-
-
 def as_generator(generator):
     """Wraps a path, a loaded SavedModel, a `kgan.GAN` or a Keras generator.
 
     Args:
         generator: a SavedModel folder, an object returned by
-            `tf.saved_model.load`, a `GAN` (uses `GAN.sample`), a Keras
-            model from latents (and labels) to images in [-1, 1], or a
-            `Generator` (returned as is).
+            `tf.saved_model.load`, a `SavedGenerator`, a `GAN` (uses
+            `GAN.sample`), a Keras model from latents (and labels) to images
+            in [-1, 1], or a `Generator` (returned as is).
 
     Returns:
         A `Generator`.
+
+    Raises:
+        UserError: a path that is not a SavedModel, or a SavedModel without
+            a `serve` endpoint of the contract's form (see `SavedGenerator`).
     """
     if isinstance(generator, Generator):
         return generator
-    if isinstance(generator, (str, os.PathLike)):
-        return load_saved_model(os.fspath(generator))
-    if hasattr(generator, "serve"):
-        return from_loaded(generator)
+    if isinstance(generator, (str, os.PathLike)) or hasattr(generator, "serve"):
+        generator = SavedGenerator(generator)
+    if isinstance(generator, SavedGenerator):
+        # `sample` is the bound call: the Generator keeps the loaded object alive.
+        return Generator(generator, generator.latent_dim, generator.conditional, generator.name)
     if hasattr(generator, "sample") and hasattr(generator, "latent_dim"):
         inputs = generator.generator.inputs
         return Generator(
