@@ -7,9 +7,9 @@ several seeds. A run succeeds when its FCD falls below `--success_factor`
 times the dataset's real-data floor AND all 10 classes are covered. Failed
 runs are labelled with what `GANHealthMonitor` named during training.
 
-    python benchmarks/ablation.py                          # everything (hours)
-    python benchmarks/ablation.py --settings=defaults,flip_0 --seeds=3
-    python benchmarks/ablation.py --report_only            # table and plot only
+    python -m benchmarks.ablation                          # everything (hours)
+    python -m benchmarks.ablation --settings=defaults,flip_0 --seeds=3
+    python -m benchmarks.ablation --report_only            # table and plot only
 
 Results append to benchmarks/results/ablation.jsonl (a rerun skips finished
 runs); the table goes to ablation.md and the plot to ablation.png.
@@ -18,10 +18,8 @@ runs); the table goes to ablation.md and the plot to ablation.png.
 import collections
 import os
 import statistics
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
@@ -92,7 +90,7 @@ flags.DEFINE_list(
     "success_factor",
     ["mnist=100", "fashion_mnist=200"],
     "Success: FCD below this many times the floor; one number for every dataset or "
-    "dataset=factor entries. The evidence: benchmarks/threshold.py.",
+    "dataset=factor entries. The evidence: python -m benchmarks.threshold.",
 )
 flags.DEFINE_string("out", os.path.join(RESULTS, "ablation.jsonl"), "Results file.")
 flags.DEFINE_bool("report_only", False, "Only rebuild the table and plot from the results.")

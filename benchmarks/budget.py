@@ -96,6 +96,7 @@ def train_kgan(
     source = load_source(config.dataset, config.data_dir, config.image_size)
     dataset, _ = make_dataset(source, config.batch_size, seed=config.seed, output=config.g_output)
     gan = build_gan(config, source.image_shape, gan_class=gan_class or GAN)
+
     def sample_fn(latents):
         return np.asarray(gan.sample(latents))  # in [-1, 1], whatever the output activation
 

@@ -8,7 +8,6 @@ import datetime
 import json
 import os
 import platform
-import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,7 +19,6 @@ DATASETS = {
     "mnist": "../shared/data/mnist",
     "fashion_mnist": "/usr/share/datasets/fashion-mnist",
 }
-sys.path.insert(0, REPO)
 
 
 def append_result(path, record):

@@ -7,18 +7,16 @@ exactly as `ablation.py` scores a run (same number of samples), and draws the
 sample grid at each mark labelled with its FCD as a multiple of the floor.
 Pick the threshold where every class is first recognisable to a person.
 
-    python benchmarks/threshold.py                        # MNIST + Fashion-MNIST
-    python benchmarks/threshold.py --datasets=fashion_mnist --marks=100,400,1500
+    python -m benchmarks.threshold                        # MNIST + Fashion-MNIST
+    python -m benchmarks.threshold --datasets=fashion_mnist --marks=100,400,1500
 
 Results append to benchmarks/results/threshold.jsonl; the table goes to
 threshold.md and the grids to threshold_<dataset>.png.
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 

@@ -21,8 +21,8 @@ fraction is taken against the peak of the dtype it computes in (its
 `--mixed_precision`, `auto` by default), so a 16-bit row is not flattered
 by a float32 yardstick.
 
-    python benchmarks/throughput.py                    # the full table
-    python benchmarks/throughput.py --rounds=3 --steps=5   # quicker
+    python -m benchmarks.throughput                    # the full table
+    python -m benchmarks.throughput --rounds=3 --steps=5   # quicker
 
 The last line is `ratio=R peak_fraction=P` (kgan images/s over the plain
 loop's at batch 256, jit off, kgan at its default settings; kgan's achieved
@@ -31,11 +31,9 @@ GFLOP/s over the matmul peak).
 
 import os
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 

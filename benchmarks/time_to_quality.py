@@ -7,8 +7,8 @@ the dataset's own labels). Every FCD is also given as a multiple of the
 real-data floor (`evaluate.py --real`): real held-out images scored the
 same way.
 
-    python benchmarks/time_to_quality.py                       # MNIST + Fashion-MNIST
-    python benchmarks/time_to_quality.py --datasets=mnist --minutes=1,2
+    python -m benchmarks.time_to_quality                       # MNIST + Fashion-MNIST
+    python -m benchmarks.time_to_quality --datasets=mnist --minutes=1,2
 
 Fashion-MNIST comes from Debian: `apt-get install -y dataset-fashion-mnist`.
 Results append to benchmarks/results/time_to_quality.jsonl (a rerun skips
@@ -18,10 +18,8 @@ ttq_<dataset>_<recipe>.png.
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
