@@ -6,7 +6,7 @@ label into the latent vector, D reads it as an extra image channel), and
 `train(..., conditional=True)` feeds `(images, labels)` batches, so the whole
 method change is one override: `unpack` keeps the labels as conditions.
 
-    python examples/cgan.py --dataset=../shared/data/mnist --epochs=10 --out_dir=runs/cgan
+    python -m examples.cgan --dataset=../shared/data/mnist --epochs=10 --out_dir=runs/cgan
     python sample.py --generator=runs/cgan/generator --label=3 --out=threes.png
 
 takes every flag of `train.py`; the sample grids default to 100 images, so

@@ -5,7 +5,7 @@ its targets (1, with kgan's label noise) and fake scores to 0; G pulls fake
 scores to 1. Squared error keeps a gradient for fakes far on the right side
 of the decision boundary, where the sigmoid cross-entropy saturates.
 
-    python examples/lsgan.py --dataset=../shared/data/mnist --epochs=5
+    python -m examples.lsgan --dataset=../shared/data/mnist --epochs=5
 
 takes every flag of `train.py`.
 """

@@ -9,7 +9,7 @@ It uses three override points (`discriminator_loss`, `generator_loss`,
 the critic's loss before the 1/replicas scaling, so it is right under a
 `tf.distribute` strategy too.
 
-    python examples/wgan_gp.py --dataset=../shared/data/mnist --epochs=10 --out_dir=runs/wgan
+    python -m examples.wgan_gp --dataset=../shared/data/mnist --epochs=10 --out_dir=runs/wgan
 
 takes every flag of `train.py`, with the recipe's defaults, plus `--gp_weight`.
 """
