@@ -1,10 +1,16 @@
 """Bad data is refused before training, in one line naming the file and the fix."""
 
+import os
+import subprocess
+import sys
+import zipfile
+
 import numpy as np
 import pytest
 
 from kgan.data import load_source, resize_images
 from kgan.errors import UserError
+from tests.conftest import REPO, assert_one_line_error
 
 
 def _refused(path):
@@ -43,6 +49,72 @@ def test_a_truncated_npz_is_refused(tmp_path):
     assert "is not a readable .npz archive" in _refused(path)
 
 
+def test_an_empty_npz_is_refused(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    assert "is not a readable .npz archive (it is empty)" in _refused(path)
+
+
+def test_a_npy_array_named_npz_is_refused_as_no_archive(tmp_path):
+    path = tmp_path / "images.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros((4, 8, 8), np.uint8))
+    message = _refused(path)
+    assert "is not a readable .npz archive (it is a single .npy array)" in message
+    assert "numpy.savez" in message
+
+
+def test_a_zip_of_other_files_named_npz_is_refused(tmp_path):
+    path = tmp_path / "photos.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("cat.png", b"not an array")
+    message = _refused(path)
+    assert "its member cat.png is not a .npy array" in message
+    assert "numpy.savez" in message
+
+
+def test_a_text_file_named_npz_is_refused_without_pickle_advice(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("pixel values\n1 2 3\n")
+    message = _refused(path)
+    assert "(it is not a zip archive)" in message
+    assert "pickle" not in message
+
+
+def test_images_that_are_not_real_numbers_are_refused(tmp_path):
+    path = tmp_path / "waves.npz"
+    np.savez(path, images=np.zeros((4, 8, 8), np.complex64))
+    message = _refused(path)
+    assert "['images'] holds complex64 values, not real numbers" in message
+    assert "save the images as uint8" in message
+
+
+def test_huge_finite_values_are_not_counted_as_infinite(tmp_path):
+    path = tmp_path / "loud.npz"
+    images = np.zeros((4, 8, 8))
+    images[0, 0, 0], images[1, 1, 1] = 1e300, np.nan  # 1e300 overflows float32, is finite
+    np.savez(path, images=images)
+    assert "holds 1 NaN or infinite values" in _refused(path)
+
+
+@pytest.mark.parametrize(
+    "labels", [np.array(["cat", "dog", "cat", "dog"]), np.array([0.0, 1.0, np.nan, 1.0])]
+)
+def test_labels_that_are_not_whole_numbers_are_refused(tmp_path, labels):
+    path = tmp_path / "labelled.npz"
+    np.savez(path, images=np.zeros((4, 8, 8), np.uint8), labels=labels)
+    message = _refused(path)
+    assert "['labels'] holds" in message and "not all whole numbers" in message
+    assert "save integer class labels 0..K-1 under 'labels'" in message
+
+
+def test_whole_float_labels_still_load_as_classes(tmp_path):
+    path = tmp_path / "labelled.npz"
+    np.savez(path, images=np.zeros((4, 8, 8), np.uint8), labels=np.array([0.0, 1.0, 2.0, 1.0]))
+    source = load_source(str(path))
+    assert source.labels.tolist() == [0, 1, 2, 1] and source.num_classes == 3
+
+
 def test_several_arrays_without_a_known_key_are_refused_listing_them(tmp_path):
     path = tmp_path / "mine.npz"
     np.savez(path, faces=np.zeros((4, 8, 8, 3), np.uint8), masks=np.zeros((4, 8, 8), np.uint8))
@@ -64,3 +136,25 @@ def test_resize_images_squares_and_keeps_the_value_range():
     resized = np.asarray(resize_images(images, 4))
     assert resized.shape == (2, 4, 4, 3) and resized.dtype == np.uint8
     assert resized.min() == 255
+
+
+@pytest.mark.slow
+def test_train_py_refuses_nan_images_before_writing_anything(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, images=np.full((32, 8, 8), np.nan, np.float32))
+    out_dir = tmp_path / "run"
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "train.py"),
+            f"--dataset={path}",
+            f"--out_dir={out_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        cwd=REPO,
+    )
+    assert_one_line_error(result, str(path), "2048 NaN or infinite values", "nan_to_num")
+    assert not out_dir.exists()

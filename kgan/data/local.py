@@ -18,6 +18,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 _IMAGE_KEYS = ("images", "x_train", "x", "train_images", "arr_0", "data")
 _LABEL_KEYS = ("labels", "y_train", "y", "train_labels", "arr_1")
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def to_uint8_images(array, where):
@@ -37,15 +39,19 @@ def to_uint8_images(array, where):
         raise UserError(f"{where}: images of shape {array.shape[1:]} must have 1 or 3 channels.")
     if array.dtype == np.uint8:
         return array
-    if not np.issubdtype(array.dtype, np.number):
-        raise UserError(f"{where} holds {array.dtype} values, not numbers.")
-    array = array.astype(np.float32)
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise UserError(
+            f"{where} holds {array.dtype} values, not real numbers; save the images as uint8 "
+            "or as floats in [0, 1], [-1, 1] or [0, 255]."
+        )
+    # Counted before the float32 cast, which would turn huge finite values into inf.
     bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
     if bad:
         raise UserError(
             f"{where} holds {bad} NaN or infinite values; drop or repair those images "
             "(e.g. numpy.nan_to_num) and save the file again."
         )
+    array = array.astype(np.float32)
     low, high = float(array.min()), float(array.max())
     if low >= -1.0 and high <= 1.0 and low < 0:
         array = (array + 1.0) * 127.5
@@ -63,18 +69,12 @@ def load_npz(path):
 
     Raises:
         UserError: in one line naming the file, for a file that is not a
-            readable archive, several arrays none of which has a known image
-            key (which one is meant is not guessed), or non-finite values.
+            readable archive of `.npy` arrays, several arrays none of which has
+            a known image key (which one is meant is not guessed), images that
+            are not real numbers or hold NaN or infinite values, and labels
+            that are not whole numbers.
     """
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.keys()}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(
-            f"--dataset={path} is not a readable .npz archive ({reason}); save the images "
-            "with numpy.savez(path, images=..., labels=...)."
-        ) from None
+    arrays = _read_npz(path)
     image_key = next((k for k in _IMAGE_KEYS if k in arrays), None)
     shapes = ", ".join(f"{key} {tuple(array.shape)}" for key, array in arrays.items())
     if image_key is None and len(arrays) == 1 and next(iter(arrays.values())).ndim in (3, 4):
@@ -94,10 +94,54 @@ def load_npz(path):
     label_key = next((k for k in _LABEL_KEYS if k in arrays and k != image_key), None)
     labels = None
     if label_key is not None:
-        labels = np.asarray(arrays[label_key]).reshape(-1).astype(np.int32)
-        if len(labels) != len(images):
-            labels = None
+        labels = _to_labels(arrays[label_key], len(images), f"{path}['{label_key}']")
     return images, labels
+
+
+def _read_npz(path):
+    """Every array of the archive at `path`, by key; a one-line UserError if unreadable."""
+    reason = None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+        if not head:
+            reason = "it is empty"
+        elif head.startswith(_NPY_MAGIC):
+            reason = "it is a single .npy array"
+        elif not head.startswith(_ZIP_MAGIC):
+            reason = "it is not a zip archive"
+        else:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.keys()}
+            # numpy hands back the raw bytes of members that are not .npy files.
+            others = [key for key, array in arrays.items() if not isinstance(array, np.ndarray)]
+            if others:
+                reason = f"its member {others[0]} is not a .npy array"
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if reason is not None:
+        raise UserError(
+            f"--dataset={path} is not a readable .npz archive ({reason}); save the images "
+            "with numpy.savez(path, images=..., labels=...)."
+        )
+    return arrays
+
+
+def _to_labels(array, count, where):
+    """Class labels `(count,)` int32 from `array`, or None if it holds another count."""
+    array = np.asarray(array).reshape(-1)
+    if len(array) != count:
+        return None  # not one label per image (e.g. one-hot rows): train unlabelled
+    whole = np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_
+    if np.issubdtype(array.dtype, np.floating):
+        whole = bool(np.all(np.isfinite(array)) and np.all(array == np.round(array)))
+    if not whole:
+        kind = "text" if array.dtype.kind in "US" else array.dtype.name
+        raise UserError(
+            f"{where} holds {kind} labels that are not all whole numbers; save integer "
+            "class labels 0..K-1 under 'labels', or remove them to train unlabelled."
+        )
+    return array.astype(np.int32)
 
 
 def list_image_files(folder):
