@@ -16,6 +16,7 @@ import types
 import typing
 
 from kgan.errors import UserError
+from kgan.files import atomic_write
 
 # The limits of a field that `_field` was not given.
 _NO_LIMITS = {
@@ -472,11 +473,10 @@ class Config(_Settings):
             plan_generator(self.image_size)
 
     def to_json(self, path=None):
-        """Returns the config as JSON text, and writes it to `path` if given."""
+        """Returns the config as JSON text, and writes it to `path` (atomically) if given."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
         if path is not None:
-            with open(path, "w") as f:
-                f.write(text)
+            atomic_write(path, text)
         return text
 
     @classmethod
