@@ -14,6 +14,7 @@ Override points, the whole list, for subclasses that change the method
 | `discriminator_loss(...)`| non-saturating BCE on real plus BCE on fake         |
 | `generator_loss(logits)` | non-saturating `-log D(G(z))`                       |
 | `gradient_penalty(x, g, c)` | none (WGAN-GP adds one)                          |
+| `augment(images)`        | DiffAugment with probability `augment_p` (or none)  |
 
 Settings a subclass may change in its constructor: `d_steps` (discriminator
 updates per generator update) and `LOGGED`, the names of the trackers that
@@ -29,6 +30,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kgan import augment as augmentation
 from kgan import losses
 from kgan.distribute import (
     ReplicaSeedGenerator,
@@ -52,7 +54,13 @@ class GAN(keras.Model):
        with label flipping and smoothing applied to its targets only;
     3. updates the generator with the non-saturating loss through the
        freshly updated discriminator, reusing the fake batch of step 1 (as
-       the PyTorch DCGAN example does), so the generator runs forward once.
+       the PyTorch DCGAN example does), so the generator runs forward once;
+    4. with `augment="adaptive"`, moves the augmentation probability
+       `augment_p` by ADA's rule (`kgan.augment`).
+
+    Whatever D sees, real or fake, in its own update or in G's, first goes
+    through `augment()` (DiffAugment, Zhao et al. 2020): G is scored on
+    augmented images too, so it is never taught to produce augmentations.
 
     Label noise lives in non-trainable variables (`label_flip`,
     `label_smoothing`) that callbacks may assign without retracing. All
@@ -83,6 +91,13 @@ class GAN(keras.Model):
         ema: decay of the generator's weight average; 0 turns it off.
         standing_stats: recompute BatchNorm statistics for the current
             weights before sampling (`sampling_network`).
+        augment: `"off"`, `"fixed"` (each transform applied to each image
+            with probability `augment_p`) or `"adaptive"` (`augment_p`
+            starts at 0 and follows ADA's rule).
+        augment_p: the probability of `"fixed"`.
+        augment_policies: DiffAugment's transforms to use (`kgan.augment`).
+        ada_target: the overfitting signal `E[sign(D(real))]` ADA holds.
+        ada_kimg: thousands of images for `augment_p` to go from 0 to 1.
         output_range: the generator's output range, `(-1, 1)` for tanh and
             `(0, 1)` for sigmoid; `sample()` and the export map it to [-1, 1].
         seed: seed of the model's `SeedGenerator`.
@@ -105,6 +120,8 @@ class GAN(keras.Model):
         "g_grad_norm",
         "label_flip",
         "label_smoothing",
+        "d_real_sign",
+        "augment_p",
     )
 
     def __init__(
@@ -120,6 +137,11 @@ class GAN(keras.Model):
         ema=0.0,
         standing_stats=True,
         output_range=(-1.0, 1.0),
+        augment="off",
+        augment_p=1.0,
+        augment_policies=augmentation.POLICIES,
+        ada_target=0.6,
+        ada_kimg=100,
         seed=None,
         **kwargs,
     ):
@@ -158,6 +180,24 @@ class GAN(keras.Model):
             dtype="float32",
             name="label_smoothing",
         )
+
+        # === Augmentation (kgan.augment) ===
+        if augment not in ("off", "fixed", "adaptive"):
+            raise ValueError(f"augment={augment!r} is not one of off, fixed, adaptive.")
+        self.augment_mode = augment
+        self.augment_policies = tuple(augment_policies)
+        self.ada_target = float(ada_target)
+        self.ada_kimg = float(ada_kimg)
+        initial_p = {"off": 0.0, "fixed": augment_p, "adaptive": 0.0}[augment]
+        # Every replica computes the same new values (from all-reduced
+        # signs), so the first replica's write stands for all.
+        state = dict(shape=(), trainable=False, dtype="float32", aggregation="only_first_replica")
+        self.augment_p = self.add_weight(
+            initializer=keras.initializers.Constant(initial_p), name="augment_p", **state
+        )
+        # ADA's running sums over the current interval: sign(D(real)) and steps.
+        self.ada_signs = self.add_weight(initializer="zeros", name="ada_signs", **state)
+        self.ada_steps = self.add_weight(initializer="zeros", name="ada_steps", **state)
 
         # === Weight average of the generator (None when off) ===
         self.ema_generator = None
@@ -321,6 +361,18 @@ class GAN(keras.Model):
         """A regulariser added to D's loss inside its tape; None for none."""
         return None
 
+    def augment(self, images):
+        """What D sees of `images` (real or fake): DiffAugment with probability `augment_p`.
+
+        Called on every batch D judges, in D's update and in G's; the
+        transforms are differentiable, so G's gradient flows through them.
+        """
+        if self.augment_mode == "off":
+            return images
+        return augmentation.diff_augment(
+            images, self.augment_p, self.seed_generator, self.augment_policies
+        )
+
     # === The step ===
 
     def train_step(self, data):
@@ -342,10 +394,16 @@ class GAN(keras.Model):
         # Train G through the updated D, on the same fake batch: re-entering
         # the tape records D's forward pass onto the generator's graph.
         with g_tape:
-            g_loss = self.generator_loss(self.discriminate(fake, conditions, training=True))
+            g_logits = self.discriminate(self.augment(fake), conditions, training=True)
+            g_loss = self.generator_loss(g_logits)
         g_grad_norm = self._minimize(self.g_optimizer, g_tape, g_loss, self.generator)
         if self.ema_generator is not None:
             self._update_ema()
+
+        # ADA: how sure D is of the real images it was trained on steers p.
+        real_sign = self._real_sign(d["real_logits"])
+        if self.augment_mode == "adaptive":
+            self._adapt_augmentation(real_sign, batch_size)
 
         # Log: per-replica means of equal slices; Keras averages them over replicas.
         return self.track(
@@ -357,7 +415,28 @@ class GAN(keras.Model):
             g_grad_norm=g_grad_norm,
             label_flip=self.label_flip,
             label_smoothing=self.label_smoothing,
+            d_real_sign=real_sign,
+            augment_p=self.augment_p,
         )
+
+    def _real_sign(self, real_logits):
+        """`E[sign(D(real))]` over the global batch: ADA's overfitting signal."""
+        sign = ops.mean(ops.sign(ops.cast(real_logits, "float32")))
+        if num_replicas() > 1:
+            context = tf.distribute.get_replica_context()
+            sign = context.all_reduce(tf.distribute.ReduceOp.MEAN, sign)
+        return sign
+
+    def _adapt_augmentation(self, real_sign, batch_size):
+        """ADA: every `ADA_INTERVAL` steps, moves `augment_p` by `ada_adjustment`."""
+        signs = self.ada_signs + real_sign
+        steps = self.ada_steps + 1.0
+        due = steps >= augmentation.ADA_INTERVAL
+        images = steps * ops.cast(batch_size * num_replicas(), "float32")
+        change = augmentation.ada_adjustment(signs / steps, self.ada_target, images, self.ada_kimg)
+        self.augment_p.assign(ops.clip(self.augment_p + ops.where(due, change, 0.0), 0.0, 1.0))
+        self.ada_signs.assign(ops.where(due, 0.0, signs))
+        self.ada_steps.assign(ops.where(due, 0.0, steps))
 
     def _train_discriminator(self, real, fake, conditions=None):
         """One discriminator update on a real and a fake batch.
@@ -367,12 +446,14 @@ class GAN(keras.Model):
             `fake_logits` and `grad_norm`.
         """
         with tf.GradientTape() as tape:
+            # Both batches augmented alike (DiffAugment): D cannot tell them apart by it.
+            seen_real, seen_fake = self.augment(real), self.augment(fake)
             if self.separate_batches:
                 # Two forward passes: BatchNorm never mixes real and fake statistics.
-                real_logits = self.discriminate(real, conditions, training=True)
-                fake_logits = self.discriminate(fake, conditions, training=True)
+                real_logits = self.discriminate(seen_real, conditions, training=True)
+                fake_logits = self.discriminate(seen_fake, conditions, training=True)
             else:
-                both = ops.concatenate([real, fake], axis=0)
+                both = ops.concatenate([seen_real, seen_fake], axis=0)
                 both_conditions = (
                     None if conditions is None else ops.concatenate([conditions, conditions], 0)
                 )
@@ -510,6 +591,11 @@ class GAN(keras.Model):
             ema=self.ema,
             standing_stats=self.standing_stats is not None,
             output_range=list(self.output_range),
+            augment=self.augment_mode,
+            augment_p=float(ops.convert_to_numpy(self.augment_p)),
+            augment_policies=list(self.augment_policies),
+            ada_target=self.ada_target,
+            ada_kimg=self.ada_kimg,
             seed=self.seed,
         )
         return config

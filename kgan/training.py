@@ -108,6 +108,11 @@ def _build_gan(config, generator, discriminator, gan_class):
         ema=config.ema,
         standing_stats=config.standing_stats,
         output_range=(0.0, 1.0) if config.g_output == "sigmoid" else (-1.0, 1.0),
+        augment=config.augment,
+        augment_p=config.augment_p,
+        augment_policies=config.policies(),
+        ada_target=config.ada_target,
+        ada_kimg=config.ada_kimg,
         seed=config.seed,
     )
     gan.compile(
