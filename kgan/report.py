@@ -36,6 +36,11 @@ TRAINING_CHARTS = (
     ("Discriminator accuracy", ("d_real_acc", "d_fake_acc"), (0.0, 1.0)),
     ("Gradient norms", ("d_grad_norm", "g_grad_norm"), None),
     ("Label noise", ("label_flip", "label_smoothing"), None),
+    (
+        "Augmentation: p, and D's overfitting signal r_t = E[sign(D(real))]",
+        ("augment_p", "d_real_sign"),
+        (-1.0, 1.0),
+    ),
 )
 # Quality metrics of the evaluation callback, by chart.
 QUALITY_CHARTS = (
@@ -47,7 +52,7 @@ QUALITY_CHARTS = (
     ("Precision and recall", ("precision", "recall"), (0.0, 1.0)),
 )
 # Columns that are bookkeeping, not curves.
-_NOT_CURVES = {"epoch", "kid_std", "health"}
+_NOT_CURVES = {"epoch", "kid_std", "health", "classes_counted"}
 _GRID = re.compile(r"^epoch_(\d+)\.png$")
 
 _CSS = """

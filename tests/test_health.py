@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from kgan.callbacks import GANHealthMonitor, HealthStatus, HistoryCSV
-from kgan.callbacks.gan_health_monitor import STEP_KEYS
 from kgan.gan import GAN
 from tests.conftest import tiny_config
 
@@ -45,7 +44,7 @@ def _feed(monitor, values, steps_per_epoch, steps_per_execution=1):
         start = epoch * steps_per_epoch
         end = min(start + steps_per_epoch, steps)
         for last in range(start + steps_per_execution - 1, end, steps_per_execution):
-            logs = {k: float(np.mean(values[k][start : last + 1])) for k in STEP_KEYS}
+            logs = {k: float(np.mean(values[k][start : last + 1])) for k in values}
             monitor.on_train_batch_end(last - start, logs)
             if monitor.model.stop_training:
                 return
@@ -115,6 +114,38 @@ def test_d_winning_while_g_gradient_fades_is_diminished_gradient(tiny_gan, tmp_p
     steady = _monitor(tiny_gan)
     _feed(steady, _stream(steps, g_grad_norm=10.0, **winning), steps_per_epoch=100)
     assert "diminished_gradient" not in _failures(steady)
+
+
+def test_d_sure_of_every_real_image_is_named_overfitting_with_the_augment_flag(tmp_path):
+    from kgan.training import build_gan
+
+    steps = 200
+    fading = np.linspace(10.0, 2.0, steps)
+    winning = {"d_real_acc": 0.98, "d_fake_acc": 0.99, "g_loss": 2.5, "d_loss": 0.9}
+    suggestions = {}
+    for mode in ("off", "fixed", "adaptive"):
+        gan = build_gan(tiny_config(augment=mode, augment_p=0.5), (28, 28, 1))
+        monitor = _monitor(gan, tmp_path / mode)
+        p = {"off": 0.0, "fixed": 0.5, "adaptive": 0.2}[mode]
+        stream = _stream(steps, g_grad_norm=fading, d_real_sign=0.97, augment_p=p, **winning)
+        _feed(monitor, stream, steps_per_epoch=100)
+        finding = next(f for f in monitor.findings if f["failure"] == "diminished_gradient")
+        assert finding["cause"] == "d_overfitting"
+        assert "D overfits" in finding["evidence"] and "r_t" in finding["evidence"]
+        assert "0.97" in finding["evidence"]
+        suggestions[mode] = finding["suggestion"]
+        with open(tmp_path / mode / "health.jsonl") as f:
+            assert json.loads(f.readline())["cause"] == "d_overfitting"
+    assert "--augment=adaptive" in suggestions["off"]
+    assert "--augment_p (now 0.50)" in suggestions["fixed"]
+    assert "--ada_kimg" in suggestions["adaptive"] and "p = 0.20" in suggestions["adaptive"]
+
+    # The same failure with D unsure of the real images has no such cause.
+    gan = build_gan(tiny_config(augment="off"), (28, 28, 1))
+    unsure = _monitor(gan)
+    _feed(unsure, _stream(steps, g_grad_norm=fading, d_real_sign=0.3, **winning), 100)
+    finding = next(f for f in unsure.findings if f["failure"] == "diminished_gradient")
+    assert "cause" not in finding and "--d_lr" in finding["suggestion"]
 
 
 def test_nan_is_non_convergence_at_once_and_stop_stops(tiny_gan, tmp_path):

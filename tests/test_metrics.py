@@ -103,9 +103,9 @@ def test_classifier_score_bounds():
 def test_class_coverage_counts_classes_and_kl():
     data = np.full(10, 0.1)
     balanced = np.tile(np.eye(10), (100, 1))
-    assert metrics.class_coverage(balanced, data) == (10, pytest.approx(0.0, abs=1e-9))
+    assert metrics.class_coverage(balanced, data) == (10, 10, pytest.approx(0.0, abs=1e-9))
     one_class = np.tile(np.eye(10)[7], (1000, 1))
-    covered, kl = metrics.class_coverage(one_class, data)
+    covered, _, kl = metrics.class_coverage(one_class, data)
     assert covered == 1 and kl == pytest.approx(math.log(10), rel=1e-6)
     # Five stray samples of a class (0.5% < 10% of its 10% share) do not cover it.
     mostly_two = np.concatenate(
@@ -113,6 +113,23 @@ def test_class_coverage_counts_classes_and_kl():
     )
     mostly_two = np.concatenate([mostly_two, np.tile(np.eye(10)[2], (5, 1))])
     assert metrics.class_coverage(mostly_two, data)[0] == 2
+
+
+def test_a_class_under_one_percent_of_the_data_neither_decides_coverage_nor_kl():
+    # emoji64's mix: one class of 10 images in 7,572 (0.13%).
+    counts = np.array([4522, 540, 528, 448, 436, 338, 318, 262, 170, 10], dtype=float)
+    data = counts / counts.sum()
+    # Samples in the data's mix, but the rare class never drawn.
+    mix = np.round(data[:9] / data[:9].sum() * 2000).astype(int)
+    samples = np.concatenate([np.tile(np.eye(10)[k], (n, 1)) for k, n in enumerate(mix)])
+    covered, counted, kl = metrics.class_coverage(samples, data)
+    assert (covered, counted) == (9, 9)
+    assert kl < 0.002  # pooled, the missing 0.13% costs ~0.001 nats
+    # The big classes still decide: lose the second largest and coverage drops.
+    without = samples[samples.argmax(axis=1) != 1]
+    assert metrics.class_coverage(without, data)[:2] == (8, 9)
+    # Balanced data: every class is counted.
+    assert metrics.class_coverage(samples, np.full(10, 0.1))[1] == 10
 
 
 def test_precision_recall_separate_fidelity_from_diversity():

@@ -18,6 +18,8 @@ from kgan.standing_stats import conditional_classes
 # Ascending severity: an epoch's `health` is the most severe failure seen in it.
 FAILURES = ("unstable", "diminished_gradient", "mode_collapse", "non_convergence")
 STEP_KEYS = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "d_grad_norm", "g_grad_norm")
+# Logged by kgan.GAN, perhaps not by a subclass: used when present.
+OVERFITTING_KEYS = ("d_real_sign", "augment_p")
 ON_FAILURE = ("warn", "stop")
 
 SUGGESTIONS = {
@@ -25,6 +27,11 @@ SUGGESTIONS = {
         "the discriminator wins too easily: lower --d_lr (DCGAN uses the same 2e-4 for both), "
         "raise --d_dropout or the label noise (--label_flip, --label_smoothing), or shrink D "
         "(--d_filters)."
+    ),
+    "d_overfitting": (
+        "augment what D sees: --augment=adaptive (DiffAugment whose strength ADA tunes "
+        "against this very signal) or --augment=fixed; more images, or a smaller D "
+        "(--d_filters), help too."
     ),
     "mode_collapse": (
         "keep --separate_batches on, raise --d_dropout or the label noise, lower --g_lr; "
@@ -103,6 +110,8 @@ class HealthThresholds:
     min_best_diversity: float = 0.2
     coverage_drop: int = 3
     duplicates: float = 0.5
+    # --- the cause: D has memorised the training images (Karras et al. 2020) ---
+    overfit_sign: float = 0.9
 
 
 class GANHealthMonitor(StepCallback):
@@ -121,6 +130,14 @@ class GANHealthMonitor(StepCallback):
       its peak;
     - unstable: D's loss swings, `(p90 - p10) / max(median, 1)` over the
       window, above `loss_spread`: lower the learning rate.
+
+    A diminished gradient or a collapse is blamed on D overfitting when D
+    is sure of nearly every real image it trains on: ADA's signal
+    `r_t = E[sign(D(real))]` (logged as `d_real_sign`), window median, at
+    least `overfit_sign`. That is how a small dataset fails (D memorises a
+    few thousand images), and the finding then carries `cause:
+    "d_overfitting"` and suggests augmentation (`--augment`), or, where
+    adaptive augmentation is already at work, what holds it back.
 
     After each epoch, a fixed latent batch is generated and checked for mode
     collapse: pixel diversity (relative to real images) below
@@ -187,7 +204,10 @@ class GANHealthMonitor(StepCallback):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.history = {key: collections.deque(maxlen=self.thresholds.window) for key in STEP_KEYS}
+        self.history = {
+            key: collections.deque(maxlen=self.thresholds.window)
+            for key in STEP_KEYS + OVERFITTING_KEYS
+        }
         self.g_grad_peak = 0.0
         self.best_diversity = 0.0
         self.best_coverage = 0
@@ -224,8 +244,9 @@ class GANHealthMonitor(StepCallback):
         values = self.clock.latest  # this step's own metrics, not the epoch's means
         if any(key not in values for key in STEP_KEYS):
             return
-        for key in STEP_KEYS:
-            self.history[key].append(values[key])
+        for key in STEP_KEYS + OVERFITTING_KEYS:
+            if key in values:
+                self.history[key].append(values[key])
 
         bad = [key for key in STEP_KEYS if not math.isfinite(values[key])]
         if bad:
@@ -269,6 +290,7 @@ class GANHealthMonitor(StepCallback):
                 f"to {g_grad:.3g}, {g_grad / self.g_grad_peak:.0%} of its peak "
                 f"{self.g_grad_peak:.3g}",
                 self._suggest("diminished_gradient"),
+                overfitting=True,
             )
 
         # Relative to the level, floored at 1 so a near-zero loss cannot inflate it.
@@ -314,6 +336,7 @@ class GANHealthMonitor(StepCallback):
                 f"the fixed latent batch of {self.num_samples} is one image: its pixel "
                 f"diversity is {diversity:.3g} {where} (floor {t.diversity_floor:g})",
                 SUGGESTIONS["mode_collapse"],
+                overfitting=True,
             )
         elif (
             self.best_diversity >= (t.min_best_diversity if self.real_diversity else 0.0)
@@ -325,6 +348,7 @@ class GANHealthMonitor(StepCallback):
                 f"the fixed latent batch lost diversity: {diversity:.3g} {where}, down from "
                 f"{self.best_diversity:.3g} (below {t.diversity_drop:.0%} of its best)",
                 SUGGESTIONS["mode_collapse"],
+                overfitting=True,
             )
         self.best_diversity = max(self.best_diversity, diversity)
 
@@ -405,11 +429,59 @@ class GANHealthMonitor(StepCallback):
             )
         return SUGGESTIONS[failure]
 
-    def report(self, failure, evidence, suggestion):
-        """Logs a finding, appends it to `health.jsonl`, and stops if asked to."""
+    def overfitting(self):
+        """`(evidence, suggestion)` if D is sure of nearly every real image, else None."""
+        t = self.thresholds
+        signs = self.history.get("d_real_sign") if hasattr(self, "history") else None
+        if not signs:
+            return None
+        r_t = float(np.median(np.asarray(signs)))
+        if r_t < t.overfit_sign:
+            return None
+        evidence = (
+            f"D overfits: it calls {(1 + r_t) / 2:.0%} of the real images it trains on real "
+            f"(r_t = E[sign(D(real))] = {r_t:.2f}, median of the last {len(signs)} steps; "
+            f"at or above {t.overfit_sign:g} D has memorised them, ADA holds 0.6)"
+        )
+        mode = getattr(self.model, "augment_mode", None)
+        p = self.history["augment_p"][-1] if self.history.get("augment_p") else 0.0
+        if mode == "adaptive" and p >= 1.0:
+            suggestion = (
+                f"adaptive augmentation is at full strength (p = {p:.2f}) and D still "
+                "memorises: more images, or a smaller D (--d_filters), or more --d_dropout."
+            )
+        elif mode == "adaptive":
+            kimg = getattr(self.model, "ada_kimg", None)
+            suggestion = (
+                f"adaptive augmentation is still ramping up (p = {p:.2f}): let it, or lower "
+                f"--ada_kimg (now {kimg:g}) so p rises faster, or lower --ada_target."
+            )
+        elif mode == "fixed":
+            suggestion = (
+                f"raise --augment_p (now {p:.2f}), or --augment=adaptive to let ADA set it."
+            )
+        else:
+            suggestion = SUGGESTIONS["d_overfitting"]
+        return evidence, suggestion
+
+    def report(self, failure, evidence, suggestion, overfitting=False):
+        """Logs a finding, appends it to `health.jsonl`, and stops if asked to.
+
+        Args:
+            failure: one of `FAILURES`.
+            evidence: what was seen, in words.
+            suggestion: what to try.
+            overfitting: look for D overfitting as the cause; if found, the
+                finding gets `cause: "d_overfitting"`, its evidence and its
+                suggestion.
+        """
         if failure in self.epoch_failures:
             return
         self.epoch_failures.add(failure)
+        cause = self.overfitting() if overfitting else None
+        if cause is not None:
+            evidence = f"{evidence}; the cause: {cause[0]}"
+            suggestion = cause[1]
         finding = {
             "epoch": self.epoch + 1,
             "step": self.step,
@@ -417,6 +489,8 @@ class GANHealthMonitor(StepCallback):
             "evidence": evidence,
             "suggestion": suggestion,
         }
+        if cause is not None:
+            finding["cause"] = "d_overfitting"
         self.findings.append(finding)
         logging.warning(
             "health: %s at epoch %d, step %d: %s. Try: %s",

@@ -24,6 +24,7 @@ LABELLED_KEYS = (
     "kid_std",
     "classifier_score",
     "classes_covered",
+    "classes_counted",
     "class_kl",
     "precision",
     "recall",
@@ -152,9 +153,8 @@ class Evaluator:
             features, reference, self.kid_subsets, self.kid_subset_size, seed
         )
         result["classifier_score"], _ = metrics.classifier_score(probabilities)
-        result["classes_covered"], result["class_kl"] = metrics.class_coverage(
-            probabilities, self.reference_histogram
-        )
+        covered, counted, kl = metrics.class_coverage(probabilities, self.reference_histogram)
+        result.update(classes_covered=covered, classes_counted=counted, class_kl=kl)
         # Equal set sizes: k-NN radii shrink as a set grows.
         size = min(len(features), len(reference))
         result["precision"], result["recall"] = metrics.precision_recall(

@@ -7,8 +7,13 @@ ROWS = (
     ("fcd", "FCD", "lower", "Frechet distance of classifier features"),
     ("kid", "KID", "lower", "kernel distance, unbiased (~0 = same distribution)"),
     ("classifier_score", "classifier score", "higher", "confident and balanced classes"),
-    ("classes_covered", "classes covered", "higher", "classes with >= 10% of their data share"),
-    ("class_kl", "class KL", "lower", "KL(sample class mix || data's), nats"),
+    (
+        "classes_covered",
+        "classes covered",
+        "higher",
+        "classes with >= 10% of their data share (of those with >= 1% of the data)",
+    ),
+    ("class_kl", "class KL", "lower", "KL(sample class mix || data's), nats; rare classes pooled"),
     ("precision", "precision", "higher", "fidelity: samples on the real manifold"),
     ("recall", "recall", "higher", "diversity: real images the samples cover"),
     ("diversity", "diversity", "~1", "pixel spread of a fixed batch / real data's"),
@@ -22,7 +27,8 @@ def _format(key, result, num_classes):
     if value is None:
         return "-"
     if key == "classes_covered":
-        return f"{value}/{num_classes}" if num_classes else str(value)
+        counted = result.get("classes_counted") or num_classes
+        return f"{value}/{counted}" if counted else str(value)
     if key == "num_samples":
         return str(value)
     if isinstance(value, float) and not math.isfinite(value):
