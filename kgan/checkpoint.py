@@ -257,7 +257,7 @@ class RunCheckpoint:
         return None
 
 
-def check_compatible(path, state, config=None, steps_per_epoch=None):
+def check_compatible(path, state, config=None, steps_per_epoch=None, image_shape=None):
     """Raises `UserError` if checkpoint `path` (with `state`) is not this run's.
 
     Args:
@@ -266,7 +266,50 @@ def check_compatible(path, state, config=None, steps_per_epoch=None):
         config: the current config as a dict; fields outside
             `RESUMABLE_CHANGES` must equal the saved ones.
         steps_per_epoch: the current steps per epoch; must match.
+        image_shape: the current data's `(H, W, C)`; must be the shape the
+            saved generator makes (its `image_size` and the channels of its
+            output layer's bias, read from the checkpoint's object graph).
+            Not checked when that cannot be read (e.g. a custom generator).
+
+    Raises:
+        UserError: in one line naming the run folder and the fix.
     """
+
+    def saved_channels():
+        # The generator's last operation with a bias is its output conv: (channels,).
+        from tensorflow.core.protobuf import trackable_object_graph_pb2
+
+        try:
+            reader = tf.train.load_checkpoint(os.path.join(path, _VARIABLES))
+            graph = trackable_object_graph_pb2.TrackableObjectGraph()
+            graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+            shapes = reader.get_variable_to_shape_map()
+
+            def child(node, name):
+                return next(graph.nodes[c.node_id] for c in node.children if c.local_name == name)
+
+            operations = child(child(child(graph.nodes[0], "gan"), "generator"), "_operations")
+            for ref in sorted(operations.children, key=lambda c: -int(c.local_name)):
+                operation = graph.nodes[ref.node_id]
+                if any(c.local_name == "bias" for c in operation.children):
+                    bias = child(operation, "bias").attributes
+                    key = next(a.checkpoint_key for a in bias if a.name == "VARIABLE_VALUE")
+                    return int(shapes[key][0])
+        except Exception:  # unreadable or another layout: restore_latest reports it
+            return None
+        return None
+
+    if image_shape is not None and state.get("config", {}).get("image_size"):
+        channels = saved_channels()
+        size = int(state["config"]["image_size"])
+        saved = (size, size, channels)
+        if channels is not None and tuple(int(d) for d in image_shape) != saved:
+            dataset = (config or {}).get("dataset", "the data")
+            raise UserError(
+                f"{os.path.dirname(os.path.dirname(path))} holds a checkpoint of a generator for "
+                f"{'x'.join(map(str, saved))} images but --dataset={dataset} holds "
+                f"{'x'.join(map(str, image_shape))} images; use another --out_dir or the same data."
+            )
     if config is not None:
         differences = config_differences(state.get("config", {}), config)
         if differences:

@@ -10,7 +10,7 @@ import pytest
 
 from kgan.data import load_source, resize_images
 from kgan.errors import UserError
-from tests.conftest import REPO, assert_one_line_error
+from tests.conftest import REPO, assert_one_line_error, tiny_config
 
 
 def _refused(path):
@@ -128,6 +128,25 @@ def test_a_single_array_under_any_name_still_loads(tmp_path):
     np.savez(path, faces=np.full((4, 8, 8, 3), 7, np.uint8))
     source = load_source(str(path))
     assert source.image_shape == (8, 8, 3) and int(source.images.max()) == 7
+
+
+def test_images_of_another_channel_count_are_refused_naming_the_counts(tmp_path):
+    path = tmp_path / "bands.npz"
+    np.savez(path, images=np.zeros((4, 8, 8, 5), np.uint8))
+    message = _refused(path)
+    assert "['images']: images of shape (8, 8, 5) must have 1 (grey), 2 (grey + alpha)" in message
+    assert "3 (RGB) or 4 (RGBA) channels" in message
+
+
+def test_train_refuses_integers_beyond_16_bits_before_writing_anything(tmp_path):
+    from kgan.training import train
+
+    path = tmp_path / "deeper.npz"
+    np.savez(path, images=np.full((16, 8, 8, 3), 1 << 20, np.int32))
+    out_dir = tmp_path / "run"
+    with pytest.raises(UserError, match="holds integers up to 1048576, beyond 16 bits"):
+        train(tiny_config(dataset=str(path), out_dir=str(out_dir)), verbose=0)
+    assert not out_dir.exists()
 
 
 def test_resize_images_squares_and_keeps_the_value_range():
