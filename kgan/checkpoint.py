@@ -324,8 +324,15 @@ def check_compatible(path, state, config=None, steps_per_epoch=None, image_shape
         )
 
 
-def check_resumable(directory, config=None, steps_per_epoch=None):
+def check_resumable(directory, config=None, steps_per_epoch=None, image_shape=None):
     """Checks, before any model is built, that `directory` holds this run's checkpoints.
+
+    Args:
+        directory: the run's checkpoint folder.
+        config: the run's config as a dict.
+        steps_per_epoch: this run's steps per epoch.
+        image_shape: `(H, W, C)` of this run's data; a checkpoint of a
+            generator for another shape (grey vs colour) is refused.
 
     Returns:
         The newest checkpoint's state, or None when there is none to resume.
@@ -335,6 +342,6 @@ def check_resumable(directory, config=None, steps_per_epoch=None):
             state = read_state(path)
         except (OSError, ValueError):
             continue
-        check_compatible(path, state, config, steps_per_epoch)
+        check_compatible(path, state, config, steps_per_epoch, image_shape)
         return state
     return None

@@ -82,7 +82,9 @@ class Run:
         if not role.is_chief:
             directory = os.path.join(config.out_dir, f".worker-{role.task_id}")
         run = cls(config, directory, role.is_chief, steps_per_epoch(source, config))
-        check_resumable(run.checkpoints_read, config.to_dict(), run.steps_per_epoch)
+        check_resumable(
+            run.checkpoints_read, config.to_dict(), run.steps_per_epoch, source.image_shape
+        )
         prepare_out_dir(directory)
         return run
 

@@ -342,17 +342,11 @@ def test_train_refuses_a_resume_on_other_data_before_writing_anything(grey_and_c
         _train(colour, grey_run)
     message = str(error.value)
     assert "\n" not in message
-    # Today the config's other dataset names it; with image_shape wired, the shapes do.
     assert colour in message and "--out_dir" in message
     assert _files(grey_run) == before
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="Run.start does not pass source.image_shape to check_resumable yet: the same "
-    "--dataset path now holding colour images fails later, as 'no checkpoint can be restored'",
-)
 def test_train_refuses_a_resume_when_the_same_path_now_holds_colour_images(
     grey_and_colour_runs, tmp_path
 ):
