@@ -173,6 +173,8 @@ def test_step_logs_every_metric_of_the_mission():
         "g_grad_norm",
         "label_flip",
         "label_smoothing",
+        "d_real_sign",
+        "augment_p",
     }
     assert set(history) == expected
     for name, values in history.items():

@@ -192,8 +192,9 @@ def test_report_of_a_tiny_run_renders_in_chromium(idx_folder, tmp_path):
     checked.write_text(page.replace("</body>", _CHECK))
     dom = _run_chromium(binary, tmp_path / "profile1", "--dump-dom", checked.as_uri())
     result = json.loads(re.search(r'<pre id="browser-check">(.*?)</pre>', dom).group(1))
-    # The latest grid, the GIF and one grid per epoch; four training-curve charts.
-    assert result == {"images": 4, "decoded": 4, "charts": 4, "drawn": 4}
+    # The latest grid, the GIF and one grid per epoch; five training-curve
+    # charts (losses, accuracies, gradient norms, label noise, augmentation).
+    assert result == {"images": 4, "decoded": 4, "charts": 5, "drawn": 5}
 
     # The pixels: the grid's black frame and the first series' blue line are on screen.
     shot = tmp_path / "shot.png"
