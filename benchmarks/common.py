@@ -18,7 +18,33 @@ RESULTS = os.path.join(REPO, "benchmarks", "results")
 DATASETS = {
     "mnist": "../shared/data/mnist",
     "fashion_mnist": "/usr/share/datasets/fashion-mnist",
+    "emoji64": "../shared/data/emoji64/emoji64.npz",
 }
+
+# The standard 64x64 DCGAN recipe (Radford et al. 2015, as the PyTorch DCGAN
+# tutorial trains CelebA), as `kgan.config.Config` overrides: G 512-256-128-64
+# from a 4x4 start and D 64-128-256-512 with BatchNorm, 4x4 kernels, no
+# dropout, no label noise, no weight average, no augmentation, Adam 2e-4 /
+# 0.5, batch 128. (Its weights start from Keras' Glorot initialiser, not the
+# paper's N(0, 0.02).)
+DCGAN64 = dict(
+    g_filters=512,
+    g_extra_layers=0,
+    g_kernel_size=4,
+    d_filters=64,
+    d_kernel_size=4,
+    d_batch_norm=True,
+    d_dropout=0.0,
+    label_flip=0.0,
+    label_smoothing=0.0,
+    ema=0.0,
+    standing_stats=False,
+    augment="off",
+    batch_size=128,
+    g_lr=2e-4,
+    d_lr=2e-4,
+    beta_1=0.5,
+)
 
 
 def append_result(path, record):

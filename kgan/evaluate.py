@@ -81,6 +81,14 @@ def run(config):
         lines.append("no labels: only the label-free checks (diversity, duplicates)")
     if generator is not None:
         lines.append(f"generator: {generator.name} (latent_dim {generator.latent_dim})")
+    counted = floor.get("classes_counted")
+    if counted is not None and counted < (evaluator.data.num_classes or 0):
+        rare = evaluator.data.num_classes - counted
+        lines.append(
+            f"classes: {counted} of {evaluator.data.num_classes} counted in coverage; "
+            f"{rare} with under 1% of the data {'is' if rare == 1 else 'are'} pooled "
+            "(too few images to judge)"
+        )
     lines += ["", format_table(columns, evaluator.data.num_classes)]
     return "\n".join(lines)
 
