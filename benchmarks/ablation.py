@@ -25,6 +25,7 @@ from absl import app, flags  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
     DATASETS,
+    DIGITS,
     RESULTS,
     append_result,
     load_results,
@@ -75,7 +76,7 @@ SETTINGS = {
 }
 
 flags.DEFINE_list("settings", list(SETTINGS), "Settings to run (keys of SETTINGS).")
-flags.DEFINE_list("datasets", list(DATASETS), "Datasets (keys of DATASETS).")
+flags.DEFINE_list("datasets", list(DIGITS), "Datasets (keys of DATASETS).")
 flags.DEFINE_integer("seeds", 3, "Seeds per setting (0 .. seeds-1).")
 flags.DEFINE_integer("default_seeds", 10, "Seeds for the `defaults` setting.")
 flags.DEFINE_list(
@@ -93,6 +94,7 @@ flags.DEFINE_list(
     "dataset=factor entries. The evidence: python -m benchmarks.threshold.",
 )
 flags.DEFINE_string("out", os.path.join(RESULTS, "ablation.jsonl"), "Results file.")
+flags.DEFINE_string("table", "ablation", "Name of the table (.md) and plot (.png) written.")
 flags.DEFINE_bool("report_only", False, "Only rebuild the table and plot from the results.")
 FLAGS = flags.FLAGS
 
@@ -194,7 +196,7 @@ def report(records, floors):
         groups[(r["setting"], r["dataset"])].append(r)
     budgets = "; ".join(
         f"{d}: {budget_steps(d)} steps, FCD < {success_factor(d):g}x the floor"
-        for d in DATASETS
+        for d in DIGITS
         if d in {r["dataset"] for r in records}
     )
     lines = [
@@ -207,7 +209,7 @@ def report(records, floors):
         "|---|---|---|---|---|---|---|---|",
     ]
     for setting in SETTINGS:
-        for dataset in DATASETS:
+        for dataset in DIGITS:
             key = ("defaults" if same_as_defaults(setting) else setting, dataset)
             rows = groups.get(key)
             if not rows:
@@ -230,7 +232,7 @@ def report(records, floors):
                 f"{', '.join(f'{k} x{v}' for k, v in sorted(named.items())) or '-'} |"
             )
     text = "\n".join(["# Technique table", "", *lines, ""])
-    write_table("ablation.md", text)
+    write_table(f"{FLAGS.table}.md", text)
     _plot(groups, floors)
 
 
@@ -238,10 +240,10 @@ def _plot(groups, floors):
     plt = pyplot()
     if plt is None:
         return
-    settings = [s for s in SETTINGS if any((s, d) in groups for d in DATASETS)]
+    settings = [s for s in SETTINGS if any((s, d) in groups for d in DIGITS)]
     # Settings equal to the defaults are plotted once, as `defaults`.
     fig, ax = plt.subplots(figsize=(12, 0.3 * len(settings) + 1.5))
-    for offset, dataset, marker in zip((-0.15, 0.15), DATASETS, "os", strict=True):
+    for offset, dataset, marker in zip((-0.15, 0.15), DIGITS, "os", strict=True):
         labelled = False  # a dataset is in the legend once, and only if it has runs
         for i, setting in enumerate(settings):
             rows = groups.get((setting, dataset), [])
@@ -255,7 +257,7 @@ def _plot(groups, floors):
                 label=None if labelled or not values else dataset,
             )
             labelled = labelled or bool(values)
-    for dataset, style in zip(DATASETS, ("--", ":"), strict=True):
+    for dataset, style in zip(DIGITS, ("--", ":"), strict=True):
         if any(d == dataset for _, d in groups):
             ax.axvline(
                 success_factor(dataset),
@@ -269,7 +271,7 @@ def _plot(groups, floors):
     ax.invert_yaxis()
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "ablation.png"), dpi=100)
+    fig.savefig(os.path.join(RESULTS, f"{FLAGS.table}.png"), dpi=100)
 
 
 def main(argv):

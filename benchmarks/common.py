@@ -20,6 +20,8 @@ DATASETS = {
     "fashion_mnist": "/usr/share/datasets/fashion-mnist",
     "emoji64": "../shared/data/emoji64/emoji64.npz",
 }
+# The 28x28 greyscale datasets the technique table and its thresholds cover.
+DIGITS = ("mnist", "fashion_mnist")
 
 # The standard 64x64 DCGAN recipe (Radford et al. 2015, as the PyTorch DCGAN
 # tutorial trains CelebA), as `kgan.config.Config` overrides: G 512-256-128-64

@@ -22,6 +22,7 @@ from absl import app, flags  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
     DATASETS,
+    DIGITS,
     RESULTS,
     append_result,
     load_results,
@@ -29,7 +30,7 @@ from benchmarks.common import (  # noqa: E402
     write_table,
 )
 
-flags.DEFINE_list("datasets", list(DATASETS), "Datasets (keys of DATASETS).")
+flags.DEFINE_list("datasets", list(DIGITS), "Datasets (keys of DATASETS).")
 flags.DEFINE_list("marks", ["50", "100", "200", "400", "700", "1000", "1500"], "Steps to score at.")
 flags.DEFINE_integer("seed", 0, "Training seed.")
 flags.DEFINE_integer("num_samples", 2000, "Generated images per score (ablation.py's default).")
