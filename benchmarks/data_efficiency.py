@@ -107,7 +107,10 @@ def curves_callback(budget, points):
 
 
 def run(dataset, size, mode, seed, subset_path):
+    import json
+
     from benchmarks.budget import sample_grid, train_kgan
+    from kgan.callbacks import GANHealthMonitor
     from kgan.config import Config
     from kgan.evaluation import evaluate_generator
     from kgan.evaluation.generators import Generator
@@ -122,7 +125,16 @@ def run(dataset, size, mode, seed, subset_path):
             generator, DATASETS[dataset], num_samples=FLAGS.num_samples, seed=0
         )
 
-    results, gan = train_kgan(config, [budget], score, unit="steps", callbacks=[curves])
+    with tempfile.TemporaryDirectory() as out_dir:
+        monitor = GANHealthMonitor(out_dir=out_dir)
+        results, gan = train_kgan(
+            config, [budget], score, unit="steps", callbacks=[curves, monitor]
+        )
+        findings_path = os.path.join(out_dir, "health.jsonl")
+        findings = []
+        if os.path.exists(findings_path):
+            with open(findings_path) as f:
+                findings = [json.loads(line) for line in f if line.strip()]
     scores = results[-1].scores
     collapsed = (
         scores["diversity"] < COLLAPSE_DIVERSITY or scores["duplicates"] > COLLAPSE_DUPLICATES
@@ -139,6 +151,8 @@ def run(dataset, size, mode, seed, subset_path):
         "collapsed": bool(collapsed),
         "final_p": float(gan.augment_p.numpy()),
         "curves": curves.rows,
+        # What the health monitor named, and whether it blamed D overfitting.
+        "health": [[f["step"], f["failure"], f.get("cause", "")] for f in findings],
         **{k: v for k, v in scores.items() if not isinstance(v, (list, dict))},
     }
     grid = None
@@ -163,8 +177,8 @@ def report(records, floor):
         "over seeds.",
         "",
         "| dataset | images | steps | augment | seeds | FCD / floor (median) | range | "
-        "classes covered | collapsed | final p |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "classes covered | collapsed | final p | health findings (cause: d_overfitting) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     summary = []
     for dataset in sorted({r["dataset"] for r in records}):
@@ -187,7 +201,8 @@ def report(records, floor):
                     f"| {dataset} | {size} | {rows[0]['budget_steps']} | {mode} | {len(rows)} | "
                     f"{medians[mode]:.1f}x | {min(ratios):.1f} - {max(ratios):.1f} | {covered} "
                     f"| {sum(r['collapsed'] for r in rows)}/{len(rows)} | "
-                    f"{statistics.median(r['final_p'] for r in rows):.2f} |"
+                    f"{statistics.median(r['final_p'] for r in rows):.2f} | "
+                    f"{_health(rows)} |"
                 )
             if "off" in medians and "adaptive" in medians:
                 summary.append(
@@ -197,6 +212,18 @@ def report(records, floor):
                 )
     write_table("data_efficiency.md", "\n".join([*lines[:4], *summary, "", *lines[4:], ""]))
     _plot(records, floor)
+
+
+def _health(rows):
+    """`diminished_gradient x2 (2), ...`: findings over `rows`, and how many blamed overfitting."""
+    import collections
+
+    named, blamed = collections.Counter(), collections.Counter()
+    for r in rows:
+        for _, failure, cause in r.get("health", []):
+            named[failure] += 1
+            blamed[failure] += cause == "d_overfitting"
+    return ", ".join(f"{k} x{v} ({blamed[k]})" for k, v in sorted(named.items())) or "-"
 
 
 def _plot(records, floor):
