@@ -16,6 +16,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
+from keras import ops  # noqa: E402
 
 from kgan import losses  # noqa: E402
 from kgan.config import Config  # noqa: E402
@@ -34,6 +35,10 @@ class LSGAN(GAN):
 
     def generator_loss(self, fake_logits):
         return losses.least_squares_generator_loss(fake_logits)
+
+    def overfitting_signal(self, real_logits):
+        # D regresses real images to 1 and fakes to 0: its boundary is 0.5.
+        return ops.mean(ops.sign(ops.cast(real_logits, "float32") - 0.5))
 
 
 def main(argv):

@@ -54,6 +54,11 @@ class WGANGPConfig(Config):
     label_smoothing: float = _field(0.0, "Off: a critic has no labels to smooth.")
     d_dropout: float = _field(0.0, "Off: the penalty, not dropout, keeps the critic in check.")
     gp_weight: float = _field(10.0, "lambda of the gradient penalty; the paper uses 10.")
+    augment: str = _field(
+        "off",
+        "Off: ADA's signal sign(D(real)) means nothing for an unbounded critic; "
+        "--augment=fixed (DiffAugment) works.",
+    )
 
     def validate(self):
         super().validate()

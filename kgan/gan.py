@@ -15,6 +15,7 @@ Override points, the whole list, for subclasses that change the method
 | `generator_loss(logits)` | non-saturating `-log D(G(z))`                       |
 | `gradient_penalty(x, g, c)` | none (WGAN-GP adds one)                          |
 | `augment(images)`        | DiffAugment with probability `augment_p` (or none)  |
+| `overfitting_signal(real_logits)` | ADA's `E[sign(D(real))]` over the batch    |
 
 Settings a subclass may change in its constructor: `d_steps` (discriminator
 updates per generator update) and `LOGGED`, the names of the trackers that
@@ -361,6 +362,16 @@ class GAN(keras.Model):
         """A regulariser added to D's loss inside its tape; None for none."""
         return None
 
+    def overfitting_signal(self, real_logits):
+        """ADA's `r_t` on this replica's batch: `E[sign(D(real))]`, in [-1, 1].
+
+        1 when D is sure of every real image it trains on, 0 when it cannot
+        tell. It assumes logits whose decision boundary is 0: a loss with
+        another boundary (LSGAN's 0.5) overrides this; an unbounded critic
+        (WGAN) has no such boundary and should not use `augment="adaptive"`.
+        """
+        return ops.mean(ops.sign(ops.cast(real_logits, "float32")))
+
     def augment(self, images):
         """What D sees of `images` (real or fake): DiffAugment with probability `augment_p`.
 
@@ -401,7 +412,7 @@ class GAN(keras.Model):
             self._update_ema()
 
         # ADA: how sure D is of the real images it was trained on steers p.
-        real_sign = self._real_sign(d["real_logits"])
+        real_sign = self._global_mean(self.overfitting_signal(d["real_logits"]))
         if self.augment_mode == "adaptive":
             self._adapt_augmentation(real_sign, batch_size)
 
@@ -419,13 +430,13 @@ class GAN(keras.Model):
             augment_p=self.augment_p,
         )
 
-    def _real_sign(self, real_logits):
-        """`E[sign(D(real))]` over the global batch: ADA's overfitting signal."""
-        sign = ops.mean(ops.sign(ops.cast(real_logits, "float32")))
+    def _global_mean(self, value):
+        """The mean of a per-replica mean over all replicas (equal slices)."""
+        value = ops.cast(value, "float32")
         if num_replicas() > 1:
             context = tf.distribute.get_replica_context()
-            sign = context.all_reduce(tf.distribute.ReduceOp.MEAN, sign)
-        return sign
+            value = context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+        return value
 
     def _adapt_augmentation(self, real_sign, batch_size):
         """ADA: every `ADA_INTERVAL` steps, moves `augment_p` by `ada_adjustment`."""

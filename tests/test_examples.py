@@ -15,8 +15,9 @@ from examples.wgan_gp import WGANGP, WGANGPConfig, gan_class
 from kgan.callbacks import SampleSnapshot
 from kgan.config import Config
 from kgan.errors import UserError
+from kgan.gan import GAN
 from kgan.images import to_uint8
-from kgan.networks import build_generator
+from kgan.networks import build_discriminator, build_generator
 from kgan.sampling import sample_latents, write_samples
 from kgan.saved_generator import SavedGenerator
 from tests.conftest import REPO, run_python, tiny_config
@@ -169,7 +170,10 @@ def test_wgan_gp_recipe_is_the_papers_and_validated():
     config = WGANGPConfig()
     assert (config.d_steps, config.g_lr, config.beta_1, config.beta_2) == (5, 1e-4, 0.0, 0.9)
     assert (config.label_flip, config.label_smoothing, config.gp_weight) == (0.0, 0.0, 10.0)
+    assert config.augment == "off"  # ADA's sign(D(real)) means nothing for a critic
     assert "lambda" in WGANGPConfig.help("gp_weight")
+    with pytest.raises(UserError, match="--augment=sometimes"):
+        WGANGPConfig(augment="sometimes")  # the base field's choices still hold
     with pytest.raises(UserError, match="--gp_weight=-1"):
         WGANGPConfig(gp_weight=-1.0)
 
@@ -233,3 +237,17 @@ def test_exported_wgan_generator_keeps_the_contract(tmp_path):
     assert images.shape == (4, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= -1.0 and images.max() <= 1.0
     np.testing.assert_allclose(images, gan.sampling_generator(latents, training=False), atol=1e-5)
+
+
+def test_lsgan_measures_overfitting_against_its_own_decision_boundary():
+    from examples.lsgan import LSGAN
+
+    # LSGAN's D regresses reals to 1 and fakes to 0: 0.3 is a "fake" verdict.
+    unsure = np.full((8, 1), 0.3, "float32")
+    sure = np.full((8, 1), 0.9, "float32")
+    generator = build_generator((28, 28, 1), latent_dim=4, g_filters=8, g_kernel_size=3)
+    discriminator = build_discriminator((28, 28, 1), d_filters=4, d_kernel_size=3)
+    lsgan, plain = LSGAN(generator, discriminator), GAN(generator, discriminator)
+    assert float(lsgan.overfitting_signal(unsure)) == -1.0
+    assert float(lsgan.overfitting_signal(sure)) == 1.0
+    assert float(plain.overfitting_signal(unsure)) == 1.0  # logits: boundary at 0
