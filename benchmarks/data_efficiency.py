@@ -125,8 +125,14 @@ def run(dataset, size, mode, seed, subset_path):
             generator, DATASETS[dataset], num_samples=FLAGS.num_samples, seed=0
         )
 
+    from kgan.data import load_source
+    from kgan.run import real_sample
+
     with tempfile.TemporaryDirectory() as out_dir:
-        monitor = GANHealthMonitor(out_dir=out_dir)
+        # As train.py builds it: diversity judged against the real images'.
+        monitor = GANHealthMonitor(
+            out_dir=out_dir, real_images=real_sample(load_source(subset_path))
+        )
         results, gan = train_kgan(
             config, [budget], score, unit="steps", callbacks=[curves, monitor]
         )
