@@ -172,7 +172,7 @@ def test_wgan_gp_recipe_is_the_papers_and_validated():
     assert (config.label_flip, config.label_smoothing, config.gp_weight) == (0.0, 0.0, 10.0)
     assert config.augment == "off"  # ADA's sign(D(real)) means nothing for a critic
     assert "lambda" in WGANGPConfig.help("gp_weight")
-    with pytest.raises(UserError, match="--augment=sometimes"):
+    with pytest.raises(UserError, match="--augment='sometimes' is not one of off, fixed, adaptive"):
         WGANGPConfig(augment="sometimes")  # the base field's choices still hold
     with pytest.raises(UserError, match="--gp_weight=-1"):
         WGANGPConfig(gp_weight=-1.0)
