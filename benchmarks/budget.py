@@ -69,6 +69,7 @@ def train_kgan(
     gan_class=None,
     callbacks=(),
     grids=False,
+    epoch_steps=None,
 ):
     """Trains kgan's recipe for `config` and scores it at each mark.
 
@@ -81,6 +82,10 @@ def train_kgan(
         gan_class: a `kgan.GAN` subclass, default `kgan.GAN`.
         callbacks: extra Keras callbacks (e.g. a health monitor).
         grids: also keep a sample grid at each mark.
+        epoch_steps: steps per Keras epoch; default one pass over the data
+            (a tiny dataset's passes of a few steps would run the per-epoch
+            callbacks, such as the health monitor's sample check, every
+            few steps).
 
     Returns:
         `(marks, gan)`: a list of `Mark` and the trained model.
@@ -117,7 +122,7 @@ def train_kgan(
     gan.fit(
         dataset,
         epochs=10**6,
-        steps_per_epoch=steps_per_epoch(source, config),
+        steps_per_epoch=epoch_steps or steps_per_epoch(source, config),
         # The label-noise schedule as train.py runs it (`--label_noise_schedule`).
         callbacks=[Clock(), label_noise_schedule(config), *callbacks],
         verbose=0,
