@@ -419,7 +419,7 @@ class Config(_Settings):
     d_filters: int | None = _field(
         None,
         "Filters of the first strided conv; each further conv doubles them. None: planned "
-        "(64 up to 32x32; 32 from 64x64, where 64 was 6x slower and overfit sooner).",
+        "(64 up to 32x32; 32 from 64x64, where 64 was 3x slower and behind at 150 s).",
         low=1,
     )
     d_layers: int = _field(
