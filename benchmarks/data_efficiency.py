@@ -129,13 +129,12 @@ def run(dataset, size, mode, seed, subset_path):
     from kgan.data import load_source
     from kgan.run import real_sample, steps_per_epoch
 
+    subset = load_source(subset_path)
     with tempfile.TemporaryDirectory() as out_dir:
         # As train.py builds it: diversity judged against the real images'.
-        monitor = GANHealthMonitor(
-            out_dir=out_dir, real_images=real_sample(load_source(subset_path))
-        )
+        monitor = GANHealthMonitor(out_dir=out_dir, real_images=real_sample(subset))
         # Epochs of at least 100 steps: the monitor checks samples at epoch ends.
-        passes = steps_per_epoch(load_source(subset_path), config)
+        passes = steps_per_epoch(subset, config)
         results, gan = train_kgan(
             config,
             [budget],

@@ -30,6 +30,7 @@ The constants import without TensorFlow (`kgan.config` checks policy names
 against them); the functions import it when called.
 """
 
+MODES = ("off", "fixed", "adaptive")  # the values of --augment
 POLICIES = ("color", "translation", "cutout")
 TRANSLATION = 1 / 8  # largest shift, as a fraction of the side (DiffAugment)
 CUTOUT = 1 / 2  # side of the cut-out square, as a fraction of the side (DiffAugment)

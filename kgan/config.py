@@ -15,6 +15,7 @@ import math
 import types
 import typing
 
+from kgan.augment import MODES as AUGMENT_MODES
 from kgan.errors import UserError
 from kgan.files import atomic_write
 
@@ -338,7 +339,7 @@ class Config(_Settings):
         "adaptive",
         "DiffAugment on real and fake images alike, in D's and G's updates: off, fixed "
         "(probability augment_p) or adaptive (ADA tunes p against D's overfitting).",
-        choices=("off", "fixed", "adaptive"),
+        choices=AUGMENT_MODES,
     )
     augment_p: float = _field(
         1.0,
@@ -513,7 +514,7 @@ class Config(_Settings):
             raise UserError(
                 "--deterministic needs --nojit_compile: XLA does not promise bit-identical results."
             )
-        from kgan.augment import POLICIES
+        from kgan.augment import POLICIES  # TensorFlow-free, like this module
 
         unknown = sorted(set(self.policies()) - set(POLICIES))
         if unknown or not self.policies():

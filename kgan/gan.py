@@ -183,8 +183,8 @@ class GAN(keras.Model):
         )
 
         # === Augmentation (kgan.augment) ===
-        if augment not in ("off", "fixed", "adaptive"):
-            raise ValueError(f"augment={augment!r} is not one of off, fixed, adaptive.")
+        if augment not in augmentation.MODES:
+            raise ValueError(f"augment={augment!r} is not one of {', '.join(augmentation.MODES)}.")
         self.augment_mode = augment
         self.augment_policies = tuple(augment_policies)
         self.ada_target = float(ada_target)
