@@ -365,6 +365,39 @@ class Config(_Settings):
         above=0,
     )
 
+    # === Balance on autopilot (kgan.GAN: a feedback loop on D's handicap) ===
+    balance: str = _field(
+        "off",
+        "auto: raise D's label noise while D is more accurate than balance_target, lower "
+        "it while less, so both networks learn at a similar pace; off: fixed label noise.",
+        choices=("off", "auto"),
+    )
+    balance_target: float = _field(
+        0.7,
+        "auto: D's accuracy (real and fake batches alike) to hold; a healthy run sits "
+        "near 0.6, a D that wins near 0.8-0.9.",
+        above=0.5,
+        below=1,
+    )
+    balance_steps: int = _field(
+        250,
+        "auto: steps for the handicap to go from none to coin-flip targets while D keeps winning.",
+        low=1,
+    )
+
+    # === Stabilisers of D ===
+    spectral_norm: bool = _field(
+        False,
+        "Spectral normalisation of every D layer (Miyato et al. 2018): D's Lipschitz "
+        "constant held near 1.",
+    )
+    r1_gamma: float = _field(
+        0.0,
+        "Weight of the R1 penalty on D's gradient at real images (Mescheder et al. 2018; "
+        "StyleGAN uses 10 on faces); 0: off.",
+        low=0,
+    )
+
     # === Discriminator batches ===
     separate_batches: bool = _field(
         True, "D sees an all-real batch and an all-fake batch, never one mixed batch."

@@ -13,9 +13,10 @@ Override points, the whole list, for subclasses that change the method
 | `fake_targets(logits)`   | 0, smoothed to [0, s], flipped with prob p          |
 | `discriminator_loss(...)`| non-saturating BCE on real plus BCE on fake         |
 | `generator_loss(logits)` | non-saturating `-log D(G(z))`                       |
-| `gradient_penalty(x, g, c)` | none (WGAN-GP adds one)                          |
+| `gradient_penalty(x, g, c)` | R1 on real images if `r1_gamma > 0` (WGAN-GP: its own) |
 | `augment(images)`        | DiffAugment with probability `augment_p` (or none)  |
 | `overfitting_signal(real_logits)` | ADA's `E[sign(D(real))]` over the batch    |
+| `balance_signal(real_logits, fake_logits)` | D's accuracy on both batches (`balance="auto"`) |
 
 Settings a subclass may change in its constructor: `d_steps` (discriminator
 updates per generator update) and `LOGGED`, the names of the trackers that
@@ -57,7 +58,9 @@ class GAN(keras.Model):
        freshly updated discriminator, reusing the fake batch of step 1 (as
        the PyTorch DCGAN example does), so the generator runs forward once;
     4. with `augment="adaptive"`, moves the augmentation probability
-       `augment_p` by ADA's rule (`kgan.augment`).
+       `augment_p` by ADA's rule (`kgan.augment`);
+    5. with `balance="auto"`, moves D's handicap `balance` by who won
+       the step (see "Balance on autopilot" below).
 
     Whatever D sees, real or fake, in its own update or in G's, first goes
     through `augment()` (DiffAugment, Zhao et al. 2020): G is scored on
@@ -68,6 +71,21 @@ class GAN(keras.Model):
     randomness comes from `seed_generator`, owned by the model; under a
     `tf.distribute` strategy each replica draws its own numbers from it
     (and its own dropout masks), see `kgan.distribute.ReplicaSeedGenerator`.
+
+    Balance on autopilot (`balance="auto"`): a feedback loop that keeps the
+    two networks learning at a similar pace. Each step, D's accuracy on its
+    real and fake batches (`balance_signal`, all-reduced over replicas) is
+    compared with `balance_target`; the handicap `h` in [0, 1] moves up by
+    `1 / balance_steps` when D was more accurate than the target and down
+    by as much when it was less (ADA's sign rule, Karras et al. 2020, on
+    D's accuracy instead of its overfitting), so it settles where D's
+    median accuracy is the target. The handicap is label noise: D's flip
+    probability is `label_flip + h * (0.5 - label_flip)`, from the
+    configured rate at `h = 0` to coin-flip targets (no information) at
+    `h = 1`. Flipping caps D's confidence and shrinks its expected
+    gradient, so a D that races ahead slows down while G catches up; the
+    flips themselves are drawn from `seed_generator`. `h` is a model
+    weight (checkpointed, identical on every replica).
 
     With `ema > 0`, every generator update is followed by
     `ema_w <- d * ema_w + (1 - d) * w` for every weight of the generator
@@ -99,6 +117,12 @@ class GAN(keras.Model):
         augment_policies: DiffAugment's transforms to use (`kgan.augment`).
         ada_target: the overfitting signal `E[sign(D(real))]` ADA holds.
         ada_kimg: thousands of images for `augment_p` to go from 0 to 1.
+        balance: `"off"` or `"auto"` (the feedback loop above).
+        balance_target: the accuracy of D (on real and fake alike) to hold.
+        balance_steps: steps for the handicap to go from 0 to 1 while D
+            keeps winning.
+        r1_gamma: weight of the R1 penalty on real images (Mescheder et
+            al. 2018), `r1_gamma / 2 * E[|grad_x D(x)|^2]`; 0 turns it off.
         output_range: the generator's output range, `(-1, 1)` for tanh and
             `(0, 1)` for sigmoid; `sample()` and the export map it to [-1, 1].
         seed: seed of the model's `SeedGenerator`.
@@ -123,7 +147,9 @@ class GAN(keras.Model):
         "label_smoothing",
         "d_real_sign",
         "augment_p",
+        "balance",
     )
+    BALANCE_MODES = ("off", "auto")
 
     def __init__(
         self,
@@ -143,6 +169,10 @@ class GAN(keras.Model):
         augment_policies=augmentation.POLICIES,
         ada_target=0.6,
         ada_kimg=100,
+        balance="off",
+        balance_target=0.7,
+        balance_steps=250,
+        r1_gamma=0.0,
         seed=None,
         **kwargs,
     ):
@@ -199,6 +229,15 @@ class GAN(keras.Model):
         # ADA's running sums over the current interval: sign(D(real)) and steps.
         self.ada_signs = self.add_weight(initializer="zeros", name="ada_signs", **state)
         self.ada_steps = self.add_weight(initializer="zeros", name="ada_steps", **state)
+
+        # === Balance on autopilot: D's handicap h (see the class doc) ===
+        if balance not in self.BALANCE_MODES:
+            raise ValueError(f"balance={balance!r} is not one of {', '.join(self.BALANCE_MODES)}.")
+        self.balance_mode = balance
+        self.balance_target = float(balance_target)
+        self.balance_steps = float(balance_steps)
+        self.balance = self.add_weight(initializer="zeros", name="balance", **state)
+        self.r1_gamma = float(r1_gamma)
 
         # === Weight average of the generator (None when off) ===
         self.ema_generator = None
@@ -359,8 +398,36 @@ class GAN(keras.Model):
         return losses.nonsaturating_generator_loss(fake_logits)
 
     def gradient_penalty(self, real_images, fake_images, conditions=None):
-        """A regulariser added to D's loss inside its tape; None for none."""
-        return None
+        """A regulariser added to D's loss inside its tape; None for none.
+
+        The default is the R1 penalty when `r1_gamma > 0` (`r1_penalty`).
+        """
+        if not self.r1_gamma:
+            return None
+        return self.r1_penalty(real_images, conditions)
+
+    def r1_penalty(self, real_images, conditions=None):
+        """R1 (Mescheder et al. 2018): `r1_gamma / 2 * E[|grad_x D(x)|^2]` on real images.
+
+        It pushes D's gradient towards 0 on the data, so D cannot sharpen
+        its boundary there without bound. The gradient is that of D's score
+        of each image (the mean of its logits, for a PatchGAN head) with
+        respect to the image before augmentation, through `augment` as D
+        sees it (as StyleGAN2-ADA does). The mean over this replica's batch
+        is part of D's loss, which `_minimize` scales for a strategy. It
+        costs one more forward and a double backward pass of D per step.
+        """
+        real = ops.cast(real_images, "float32")
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            logits = ops.cast(
+                self.discriminate(self.augment(real), conditions, training=True), "float32"
+            )
+            scores = ops.mean(ops.reshape(logits, (ops.shape(logits)[0], -1)), axis=1)
+            total = ops.sum(scores)
+        grads = tape.gradient(total, real)
+        squared = ops.sum(ops.reshape(ops.square(grads), (ops.shape(grads)[0], -1)), axis=1)
+        return 0.5 * self.r1_gamma * ops.mean(squared)
 
     def overfitting_signal(self, real_logits):
         """ADA's `r_t` on this replica's batch: `E[sign(D(real))]`, in [-1, 1].
@@ -371,6 +438,15 @@ class GAN(keras.Model):
         (WGAN) has no such boundary and should not use `augment="adaptive"`.
         """
         return ops.mean(ops.sign(ops.cast(real_logits, "float32")))
+
+    def balance_signal(self, real_logits, fake_logits):
+        """Who won this step, for `balance="auto"`: D's accuracy on both batches, in [0, 1].
+
+        The mean of its accuracy on the real and on the fake batch (a logit
+        above 0 is "real"). A loss whose decision boundary is not 0 (LSGAN's
+        0.5) overrides this, as it does `overfitting_signal`.
+        """
+        return 0.5 * (losses.real_accuracy(real_logits) + losses.fake_accuracy(fake_logits))
 
     def augment(self, images):
         """What D sees of `images` (real or fake): DiffAugment with probability `augment_p`.
@@ -416,6 +492,11 @@ class GAN(keras.Model):
         if self.augment_mode == "adaptive":
             self._adapt_augmentation(real_sign, batch_size)
 
+        # Balance: D's accuracy on this step's batches moves its handicap.
+        if self.balance_mode == "auto":
+            accuracy = self._global_mean(self.balance_signal(d["real_logits"], d["fake_logits"]))
+            self._adapt_balance(accuracy)
+
         # Log: per-replica means of equal slices; Keras averages them over replicas.
         return self.track(
             d_loss=d["loss"],
@@ -424,10 +505,11 @@ class GAN(keras.Model):
             d_fake_acc=losses.fake_accuracy(d["fake_logits"]),
             d_grad_norm=d["grad_norm"],
             g_grad_norm=g_grad_norm,
-            label_flip=self.label_flip,
+            label_flip=self.flip_probability(),
             label_smoothing=self.label_smoothing,
             d_real_sign=real_sign,
             augment_p=self.augment_p,
+            balance=self.balance,
         )
 
     def _global_mean(self, value):
@@ -448,6 +530,15 @@ class GAN(keras.Model):
         self.augment_p.assign(ops.clip(self.augment_p + ops.where(due, change, 0.0), 0.0, 1.0))
         self.ada_signs.assign(ops.where(due, 0.0, signs))
         self.ada_steps.assign(ops.where(due, 0.0, steps))
+
+    def _adapt_balance(self, accuracy):
+        """Moves the handicap `balance` by `1 / balance_steps` towards D's target accuracy."""
+        step = ops.sign(accuracy - self.balance_target) / self.balance_steps
+        self.balance.assign(ops.clip(self.balance + step, 0.0, 1.0))
+
+    def flip_probability(self):
+        """D's label-flip probability this step: `label_flip`, raised by the handicap."""
+        return self.label_flip + self.balance * (0.5 - self.label_flip)
 
     def _train_discriminator(self, real, fake, conditions=None):
         """One discriminator update on a real and a fake batch.
@@ -573,7 +664,7 @@ class GAN(keras.Model):
         """Per-image targets with smoothing and flipping, broadcast to `logits`."""
         batch_size = ops.shape(logits)[0]
         s = self.label_smoothing
-        p = self.label_flip
+        p = self.flip_probability()
         high = 1.0 - s * keras.random.uniform((batch_size,), seed=self.seed_generator)
         if self.one_sided_smoothing:
             low = ops.zeros((batch_size,))
@@ -607,6 +698,10 @@ class GAN(keras.Model):
             augment_policies=list(self.augment_policies),
             ada_target=self.ada_target,
             ada_kimg=self.ada_kimg,
+            balance=self.balance_mode,
+            balance_target=self.balance_target,
+            balance_steps=self.balance_steps,
+            r1_gamma=self.r1_gamma,
             seed=self.seed,
         )
         return config

@@ -244,6 +244,7 @@ def build_discriminator(
     d_batch_norm=False,
     discriminator="dcgan",
     patch_layers=2,
+    spectral_norm=False,
     sync_batch_norm=True,
     num_classes=None,
     name="discriminator",
@@ -267,6 +268,10 @@ def build_discriminator(
             patch (Isola et al. 2017).
         patch_layers: strided convs before the `"patchgan"` head; the map
             has `N = ceil(size / 2**patch_layers)` rows and columns.
+        spectral_norm: wrap every conv and the logit layer in
+            `keras.layers.SpectralNormalization` (Miyato et al. 2018): one
+            power iteration per training call divides each kernel by its
+            largest singular value, so D is close to 1-Lipschitz.
         sync_batch_norm: built under a strategy with several replicas,
             BatchNorm takes its statistics over the global batch, not each
             replica's (one replica: no effect).
@@ -311,12 +316,21 @@ def build_discriminator(
         label_map = layers.Reshape((height, width, 1), name=f"{name}_label_map")(label_map)
         x = layers.Concatenate(name=f"{name}_condition")([images, label_map])
 
+    def normalized(layer):
+        if not spectral_norm:
+            return layer
+        return layers.SpectralNormalization(
+            layer, name=f"{layer.name}_sn", dtype=layer.dtype_policy
+        )
+
     # === Strided conv stack ===
     stack = []
     for i in range(depth):
         prefix = f"{name}_block{i + 1}"
-        x = layers.Conv2D(
-            d_filters * 2**i, d_kernel_size, strides=2, padding="same", name=f"{prefix}_conv"
+        x = normalized(
+            layers.Conv2D(
+                d_filters * 2**i, d_kernel_size, strides=2, padding="same", name=f"{prefix}_conv"
+            )
         )(x)
         stack.append((d_kernel_size, 2))
         if d_batch_norm and i > 0:
@@ -327,14 +341,16 @@ def build_discriminator(
 
     # === Head (float32 logits even under mixed precision) ===
     if discriminator == "patchgan":
-        logits = layers.Conv2D(
-            1, d_kernel_size, padding="same", dtype="float32", name=f"{name}_patch_logits"
+        logits = normalized(
+            layers.Conv2D(
+                1, d_kernel_size, padding="same", dtype="float32", name=f"{name}_patch_logits"
+            )
         )(x)
         stack.append((d_kernel_size, 1))
         field = receptive_field(stack)
     else:
         x = layers.Flatten(name=f"{name}_flatten")(x)
-        logits = layers.Dense(1, dtype="float32", name=f"{name}_logits")(x)
+        logits = normalized(layers.Dense(1, dtype="float32", name=f"{name}_logits"))(x)
         field = height
     model = keras.Model(inputs, logits, name=name)
     model.receptive_field = field
@@ -376,6 +392,7 @@ DISCRIMINATOR_FIELDS = (
     "d_batch_norm",
     "discriminator",
     "patch_layers",
+    "spectral_norm",
     "sync_batch_norm",
 )
 

@@ -35,7 +35,11 @@ TRAINING_CHARTS = (
     ("Losses", ("d_loss", "g_loss"), None),
     ("Discriminator accuracy", ("d_real_acc", "d_fake_acc"), (0.0, 1.0)),
     ("Gradient norms", ("d_grad_norm", "g_grad_norm"), None),
-    ("Label noise", ("label_flip", "label_smoothing"), None),
+    (
+        "Label noise, and the balance controller's handicap h (--balance=auto)",
+        ("label_flip", "label_smoothing", "balance"),
+        (0.0, 1.0),
+    ),
     (
         "Augmentation: p, and D's overfitting signal r_t = E[sign(D(real))]",
         ("augment_p", "d_real_sign"),

@@ -113,6 +113,10 @@ def _build_gan(config, generator, discriminator, gan_class):
         augment_policies=config.policies(),
         ada_target=config.ada_target,
         ada_kimg=config.ada_kimg,
+        balance=config.balance,
+        balance_target=config.balance_target,
+        balance_steps=config.balance_steps,
+        r1_gamma=config.r1_gamma,
         seed=config.seed,
     )
     gan.compile(

@@ -73,6 +73,10 @@ def equality(dataset, out_dir):
         epochs=3,
         steps_per_epoch=2,
         checkpoint_every=0,
+        # The stabilisers too: R1's penalty is scaled like the loss, and
+        # spectral normalisation's power iteration runs on every replica alike.
+        spectral_norm=True,
+        r1_gamma=1.0,
     )
     runs = {
         "one": dict(strategy="default"),
@@ -140,7 +144,36 @@ def replicas(dataset, out_dir):
     }
 
 
+def balance(dataset, out_dir):
+    """The balance controller's update from D's accuracy, all-reduced over replicas."""
+    del dataset, out_dir
+    strategy = tf.distribute.MirroredStrategy(TWO_CPUS.split(","))
+    # The balance controller: replica 0 sees D at 0.6, replica 1 at 1.0; their
+    # mean 0.8 is over the target 0.7, so h goes up on every replica (each
+    # replica alone would move it down and up).
+    balanced = build_gan(
+        tiny_config(balance="auto", balance_steps=4, balance_target=0.7),
+        (28, 28, 1),
+        strategy=strategy,
+    )
+
+    @tf.function
+    def adapt_balance():
+        def per_replica():
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            accuracy = tf.where(tf.equal(replica, 0), 0.6, 1.0)
+            balanced._adapt_balance(balanced._global_mean(accuracy))
+
+        strategy.run(per_replica)
+
+    adapt_balance()
+    return {"balance": np.stack(strategy.experimental_local_results(balanced.balance.value))}
+
+
 if __name__ == "__main__":
     dataset_path, out = sys.argv[1:3]
-    for scenario in (equality, replicas):
+    # `balance` runs in a process of its own (third argument): a hand-made
+    # all-reduce under a second strategy breaks the collectives of the others.
+    scenarios = (balance,) if sys.argv[3:] == ["balance"] else (equality, replicas)
+    for scenario in scenarios:
         np.savez(os.path.join(out, f"{scenario.__name__}.npz"), **scenario(dataset_path, out))

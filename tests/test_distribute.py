@@ -71,6 +71,20 @@ def test_each_replica_draws_its_own_latents_label_noise_and_dropout(child):
 
 
 @pytest.mark.slow
+def test_the_balance_controller_moves_by_the_mean_over_replicas(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "tests.distributed_child", "-", str(tmp_path), "balance"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
+    # Each replica alone would move it its own way; the mean moves both up.
+    np.testing.assert_allclose(np.load(tmp_path / "balance.npz")["balance"], [0.25, 0.25])
+
+
+@pytest.mark.slow
 def test_xla_is_refused_with_several_replicas(child):
     message = str(child["replicas"]["jit_message"])
     assert "--jit_compile with 2 replicas" in message and "drop --jit_compile" in message

@@ -175,6 +175,7 @@ def test_step_logs_every_metric_of_the_mission():
         "label_smoothing",
         "d_real_sign",
         "augment_p",
+        "balance",
     }
     assert set(history) == expected
     for name, values in history.items():
