@@ -145,39 +145,10 @@ def same_as_defaults(setting):
 
 
 def run(setting, dataset, seed):
-    import json
-    import tempfile
-
-    from benchmarks.budget import train_kgan
-    from kgan.callbacks import GANHealthMonitor
-    from kgan.evaluation import evaluate_generator
-    from kgan.evaluation.generators import Generator
+    from benchmarks.budget import train_and_score
 
     config = config_for(setting, dataset, seed)
-    with tempfile.TemporaryDirectory() as out_dir:
-        monitor = GANHealthMonitor(out_dir=out_dir, on_failure="warn")
-
-        def score(sample_fn):
-            generator = Generator(lambda z, c=None: sample_fn(z), config.latent_dim, False, setting)
-            return evaluate_generator(
-                generator, config.dataset, num_samples=FLAGS.num_samples, seed=0
-            )
-
-        marks, _ = train_kgan(
-            config, [budget_steps(dataset)], score, unit="steps", callbacks=[monitor]
-        )
-        findings_path = os.path.join(out_dir, "health.jsonl")
-        findings = []
-        if os.path.exists(findings_path):
-            with open(findings_path) as f:
-                findings = [json.loads(line)["failure"] for line in f if line.strip()]
-    mark = marks[-1]
-    return {
-        "seconds": mark.seconds,
-        "steps": mark.steps,
-        "health": sorted(set(findings)),
-        **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
-    }
+    return train_and_score(config, budget_steps(dataset), FLAGS.num_samples, name=setting)
 
 
 def succeeded(record, floor):

@@ -159,3 +159,47 @@ def train_tutorial(dataset, marks, score, unit="seconds", seed=0, batch_size=256
         if budget.done:
             break
     return budget.results
+
+
+def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
+    """Trains `config` for `steps` steps with the health monitor on, then scores it.
+
+    The engine of the step-budget tables (ablation, ladder, robustness):
+    one run, one score at the end, and what the monitor named on the way.
+
+    Returns:
+        A dict: `seconds`, `steps`, `health` (the sorted failure names the
+        monitor logged), the scalar scores of `kgan.evaluation`, and with
+        `grid` a uint8 sample grid of 64 fixed latents under `"grid"`.
+    """
+    import json
+    import os
+    import tempfile
+
+    from kgan.callbacks import GANHealthMonitor
+    from kgan.evaluation import evaluate_generator
+    from kgan.evaluation.generators import Generator
+
+    with tempfile.TemporaryDirectory() as out_dir:
+        monitor = GANHealthMonitor(out_dir=out_dir, on_failure="warn")
+
+        def score(sample_fn):
+            generator = Generator(lambda z, c=None: sample_fn(z), config.latent_dim, False, name)
+            return evaluate_generator(generator, config.dataset, num_samples=num_samples, seed=0)
+
+        marks, _ = train_kgan(config, [steps], score, unit="steps", callbacks=[monitor], grids=grid)
+        findings_path = os.path.join(out_dir, "health.jsonl")
+        findings = []
+        if os.path.exists(findings_path):
+            with open(findings_path) as f:
+                findings = [json.loads(line)["failure"] for line in f if line.strip()]
+    mark = marks[-1]
+    record = {
+        "seconds": mark.seconds,
+        "steps": mark.steps,
+        "health": sorted(set(findings)),
+        **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
+    }
+    if grid:
+        record["grid"] = mark.samples
+    return record
