@@ -152,7 +152,7 @@ def _plot(summary, datasets):
     axes[0].set_xlim(0, 1)
     axes[0].set_xlabel("success rate")
     axes[1].set_xscale("log")
-    axes[1].set_xlabel("FCD / real-data floor: median and range (dotted: success threshold)")
+    axes[1].set_xlabel("FCD / floor: median, range (dotted: success)")
     axes[0].legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(os.path.join(RESULTS, "ladder.png"), dpi=100)

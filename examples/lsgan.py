@@ -40,6 +40,12 @@ class LSGAN(GAN):
         # D regresses real images to 1 and fakes to 0: its boundary is 0.5.
         return ops.mean(ops.sign(ops.cast(real_logits, "float32") - 0.5))
 
+    def balance_signal(self, real_logits, fake_logits):
+        # D's accuracy for --balance=auto, at the same 0.5 boundary.
+        real = ops.mean(ops.cast(ops.cast(real_logits, "float32") > 0.5, "float32"))
+        fake = ops.mean(ops.cast(ops.cast(fake_logits, "float32") < 0.5, "float32"))
+        return 0.5 * (real + fake)
+
 
 def main(argv):
     del argv

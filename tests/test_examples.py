@@ -251,3 +251,7 @@ def test_lsgan_measures_overfitting_against_its_own_decision_boundary():
     assert float(lsgan.overfitting_signal(unsure)) == -1.0
     assert float(lsgan.overfitting_signal(sure)) == 1.0
     assert float(plain.overfitting_signal(unsure)) == 1.0  # logits: boundary at 0
+    # The balance controller's accuracy too: 0.3 on both batches is "fake".
+    assert float(lsgan.balance_signal(unsure, unsure)) == 0.5
+    assert float(lsgan.balance_signal(sure, unsure)) == 1.0
+    assert float(plain.balance_signal(sure, unsure)) == 0.5
