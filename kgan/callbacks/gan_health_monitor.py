@@ -26,7 +26,7 @@ SUGGESTIONS = {
     "diminished_gradient": (
         "the discriminator wins too easily: lower --d_lr (DCGAN uses the same 2e-4 for both), "
         "raise --d_dropout or the label noise (--label_flip, --label_smoothing), or shrink D "
-        "(--d_filters); --balance=auto raises the label noise while D wins."
+        "(--d_filters)."
     ),
     "d_overfitting": (
         "augment what D sees: --augment=adaptive (DiffAugment whose strength ADA tunes "
