@@ -35,6 +35,7 @@ from benchmarks.sweep import (  # noqa: E402
     describe_named,
     floors,
     fmt,
+    pick,
     summarise,
     sweep,
 )
@@ -197,10 +198,7 @@ def main(argv):
 
     import_tensorflow()
     if not FLAGS.report_only:
-        unknown = sorted(set(FLAGS.rungs) - set(RUNGS))
-        if unknown:
-            raise app.UsageError(f"--rungs: unknown {unknown}; known: {', '.join(RUNGS)}")
-        settings = {n: RUNGS[n][1] for n in FLAGS.rungs}  # in the order given
+        settings = {n: overrides for n, (_, overrides) in pick(FLAGS.rungs, RUNGS, "rungs").items()}
         sweep("ladder", settings, FLAGS.datasets, FLAGS.seeds, FLAGS.out, grids_dir(),
               FLAGS.num_samples)  # fmt: skip
     report(load_results(FLAGS.out))

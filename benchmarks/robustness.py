@@ -29,6 +29,7 @@ from benchmarks.sweep import (  # noqa: E402
     describe_named,
     floors,
     fmt,
+    pick,
     summarise,
     sweep,
 )
@@ -169,10 +170,7 @@ def main(argv):
 
     import_tensorflow()
     if not FLAGS.report_only:
-        unknown = sorted(set(FLAGS.settings) - set(SETTINGS))
-        if unknown:
-            raise app.UsageError(f"--settings: unknown {unknown}")
-        chosen = {n: SETTINGS[n] for n in FLAGS.settings}  # in the order given
+        chosen = pick(FLAGS.settings, SETTINGS, "settings")
         sweep("robustness", chosen, FLAGS.datasets, FLAGS.seeds, FLAGS.out,
               num_samples=FLAGS.num_samples)  # fmt: skip
     report(load_results(FLAGS.out))

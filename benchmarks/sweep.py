@@ -89,8 +89,22 @@ def run_one(name, overrides, dataset, seed, steps, num_samples, grid):
     config = make_config(overrides, dataset, seed, steps)
     try:
         return train_and_score(config, steps, num_samples, grid=grid, name=name)
-    except Exception as e:  # noqa: BLE001: a diverged run is a result, not a crash of the sweep
+    except Exception as e:  # noqa: BLE001 - a diverged run is a result, not the end of the sweep
         return {"fcd": None, "health": [], "error": f"{type(e).__name__}: {e}"[:300]}
+
+
+def pick(names, known, flag):
+    """`{name: known[name]}` for the names of a list flag, in the order given.
+
+    Raises:
+        absl.app.UsageError: naming the unknown names and the known ones.
+    """
+    from absl import app
+
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise app.UsageError(f"--{flag}: unknown {unknown}; known: {', '.join(known)}")
+    return {n: known[n] for n in names}
 
 
 def sweep(benchmark, settings, datasets, seeds, out, grids_dir=None, num_samples=2000):

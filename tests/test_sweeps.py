@@ -121,3 +121,12 @@ def test_a_run_that_crashes_is_a_failed_record_not_the_end_of_the_sweep(monkeypa
 @pytest.mark.parametrize("rung", sorted(RUNGS))
 def test_every_rung_is_a_valid_config(rung):
     _config(RUNGS[rung][1])  # raises UserError on a bad field
+
+
+def test_pick_keeps_the_order_given_and_names_unknown_settings():
+    from absl import app
+
+    known = {"a": 1, "b": 2, "c": 3}
+    assert list(sweep.pick(["c", "a"], known, "settings").items()) == [("c", 3), ("a", 1)]
+    with pytest.raises(app.UsageError, match=r"--settings: unknown \['z'\]; known: a, b, c"):
+        sweep.pick(["a", "z"], known, "settings")
