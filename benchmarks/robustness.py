@@ -155,7 +155,7 @@ def _heatmap(summary, dataset):
     ax.set_xticks(range(len(columns)), [f"beta_1 {b}\nbalance {c}" for b, c in columns])
     ax.set_yticks(range(len(rows)), [f"lr {lr}" if lr else extra for lr, extra in rows])
     ax.set_title(
-        f"{dataset}: success rate and median FCD / floor ({BUDGET_STEPS[dataset]} steps); "
+        f"{dataset}: success rate and median FCD / floor ({BUDGET_STEPS[dataset]} steps)\n"
         "the extras sit in the column of their beta_1",
         fontsize=9,
     )
