@@ -96,7 +96,8 @@ def report(records):
                 for beta in BETAS:
                     s = summary.get((cell(lr, beta, balance), dataset))
                     cells.append("" if s is None else f"{s.wins}/{s.runs}, {fmt(s.median)}x")
-            lines.append(f"| {lr} | " + " | ".join(cells) + " |")
+            if any(cells):  # a rate not run on this dataset gets no row
+                lines.append(f"| {lr} | " + " | ".join(cells) + " |")
         lines += [
             "",
             "| setting | balance | seeds | success | median FCD (x floor) | range | "
