@@ -249,15 +249,7 @@ def real_sample(source, count=REAL_SAMPLE):
 
     The first ones: no randomness involved.
     """
-    size = source.image_shape[0]
-    if source.images is not None:
-        images = source.images[:count]
-    else:
-        images = np.concatenate(
-            [batch for batch, _ in source.dataset.take(count).batch(count).as_numpy_iterator()]
-        )
-    if images.shape[1] != size or images.shape[2] != size:
-        images = data.resize_images(images, size)
+    images, _ = source.take(count)
     return np.asarray(data.scale_images(images, "tanh"))
 
 

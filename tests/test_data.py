@@ -8,7 +8,7 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-import kgan.data as data
+import kgan.data.tfds_source as tfds_source
 from kgan.data import load_source, make_dataset
 from kgan.data.idx import read_idx
 from kgan.errors import UserError
@@ -176,7 +176,7 @@ def test_labels_are_yielded_for_conditional_training(idx_folder):
 @pytest.fixture
 def mock_tfds(monkeypatch):
     """TFDS generating random examples; the download probe answers 'online'."""
-    monkeypatch.setattr(data, "network_available", lambda *a, **k: True)
+    monkeypatch.setattr(tfds_source, "network_available", lambda *a, **k: True)
     return tfds.testing.mock_data
 
 
@@ -210,7 +210,7 @@ def test_unknown_tfds_name_suggests_close_names():
 
 
 def test_offline_tfds_download_points_to_local_paths(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "network_available", lambda *a, **k: False)
+    monkeypatch.setattr(tfds_source, "network_available", lambda *a, **k: False)
     with pytest.raises(UserError, match="cannot download 'mnist'") as error:
         load_source("mnist", data_dir=str(tmp_path))
     assert "--dataset=/path/to/folder" in str(error.value)
@@ -220,7 +220,7 @@ def test_download_failure_is_reported_not_raised(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise ConnectionError("Name or service not known")
 
-    monkeypatch.setattr(data, "network_available", lambda *a, **k: True)
+    monkeypatch.setattr(tfds_source, "network_available", lambda *a, **k: True)
     monkeypatch.setattr(tfds, "load", fail)
     with pytest.raises(UserError, match="ConnectionError: Name or service not known"):
         load_source("mnist", data_dir=str(tmp_path))

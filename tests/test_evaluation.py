@@ -202,9 +202,9 @@ def test_unlabelled_datasets_get_the_label_free_checks(tmp_path):
 def test_tfds_datasets_split_train_and_test(monkeypatch):
     import tensorflow_datasets as tfds
 
-    from kgan import data as data_module
+    from kgan.data import tfds_source
 
-    monkeypatch.setattr(data_module, "network_available", lambda *a, **k: True)
+    monkeypatch.setattr(tfds_source, "network_available", lambda *a, **k: True)
     with tfds.testing.mock_data(num_examples=60):
         data = load_eval_data("mnist")
     assert data.image_shape == (28, 28, 1) and data.num_classes == 10

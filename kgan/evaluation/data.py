@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from kgan.data import is_local, load_source
+from kgan.data import ArraySource, is_local, load_source
 from kgan.data.idx import find_idx_files, load_idx_folder
 from kgan.errors import UserError
 
@@ -93,40 +93,30 @@ def load_eval_data(dataset, data_dir=None, image_size=0):
         path = os.path.expanduser(dataset)
         splits = find_idx_files(path) if os.path.isdir(path) else {}
         if "train" in splits and "t10k" in splits:
-            train = load_idx_folder(path, "train")
-            test = load_idx_folder(path, "test")
-            return _from_two_splits(path, train, test, image_size)
+            train = ArraySource(path, *load_idx_folder(path, "train"), image_size=image_size)
+            size = train.image_shape[0]
+            test = ArraySource(path, *load_idx_folder(path, "test"), image_size=size)
+            return _from_two_splits(path, train.take(), test.take())
         source = load_source(path, image_size=image_size)
-        return _from_one_split(path, source.images, source.labels, source.image_shape[0])
+        return _from_one_split(path, *source.take())
     return _from_tfds(dataset, data_dir, image_size)
-
-
-def _resize(images, size):
-    """Centre-crops and resizes uint8 images to `size` (a no-op when they fit)."""
-    if len(images) == 0 or (images.shape[1] == size and images.shape[2] == size):
-        return images
-    from kgan.data import resize_images
-
-    return np.concatenate(
-        [np.asarray(resize_images(images[i : i + 1000], size)) for i in range(0, len(images), 1000)]
-    )
 
 
 def _split_note(train, reference, floor, how):
     return f"{how}: classifier {train}, reference {reference}, floor {floor} images"
 
 
-def _from_two_splits(name, train, test, image_size):
+def _from_two_splits(name, train, test):
+    """EvalData of `(images, labels)` train and test splits, both at their final size."""
     (train_images, train_labels), (test_images, test_labels) = train, test
-    size = image_size or train_images.shape[1]
+    size = test_images.shape[1]
     rng = np.random.default_rng(SPLIT_SEED)
     order = rng.permutation(len(train_images))[:MAX_TRAIN]
-    train_images = _resize(train_images[order], size)
+    train_images = train_images[order]
     train_labels = None if train_labels is None else train_labels[order]
     test_order = rng.permutation(len(test_images))
     half = min(len(test_images) // 2, MAX_HELD_OUT)
     reference, floor = test_order[:half], test_order[half : 2 * half]
-    test_images = _resize(test_images, size)
     labelled = train_labels is not None and test_labels is not None
     how = "train split / test split halved"
     split = _split_note(len(train_images), half, half, how)
@@ -146,8 +136,9 @@ def _from_two_splits(name, train, test, image_size):
     return _checked(data)
 
 
-def _from_one_split(name, images, labels, size):
-    images = _resize(images, size)
+def _from_one_split(name, images, labels):
+    """EvalData of one split's `images` (at their final size) and labels (or None)."""
+    size = images.shape[1]
     order = np.random.default_rng(SPLIT_SEED).permutation(len(images))
     image_shape = (size, size, images.shape[-1])
     if labels is None:
@@ -183,37 +174,18 @@ def _from_one_split(name, images, labels, size):
 
 def _from_tfds(name, data_dir, image_size):
     train_source = load_source(name, data_dir, image_size, split="train")
-    size = train_source.image_shape[0]
     try:
         test_source = load_source(name, data_dir, image_size, split="test")
     except (ValueError, KeyError):  # no test split: split the train split
         test_source = None
-    labelled = train_source.num_classes is not None
     if test_source is None:
-        images, labels = _materialise(train_source, size, MAX_TRAIN + 2 * MAX_HELD_OUT)
-        return _from_one_split(name, images, labels if labelled else None, size)
-    test = _materialise(test_source, size, 2 * MAX_HELD_OUT)
-    if not labelled:
+        return _from_one_split(name, *train_source.take(MAX_TRAIN + 2 * MAX_HELD_OUT))
+    test_images, test_labels = test_source.take(2 * MAX_HELD_OUT)
+    if train_source.num_classes is None:
         # No classifier: the training split is not needed at all.
-        empty = np.zeros((0, size, size, test[0].shape[-1]), np.uint8)
-        return _from_two_splits(name, (empty, None), (test[0], None), size)
-    train = _materialise(train_source, size, MAX_TRAIN)
-    return _from_two_splits(name, train, test, size)
-
-
-def _materialise(source, size, limit):
-    """The first `limit` `(image, label)` pairs of a TFDS source, as arrays."""
-    from kgan.data import resize_images
-
-    dataset = source.dataset.take(limit)
-    stored = dataset.element_spec[0].shape
-    if stored[0] != size or stored[1] != size:
-        dataset = dataset.map(lambda image, label: (resize_images(image, size), label))
-    images, labels = [], []
-    for image_batch, label_batch in dataset.batch(1000).as_numpy_iterator():
-        images.append(image_batch)
-        labels.append(label_batch)
-    return np.concatenate(images), np.concatenate(labels).astype(np.int32)
+        empty = np.zeros((0, *test_images.shape[1:]), np.uint8)
+        return _from_two_splits(name, (empty, None), (test_images, None))
+    return _from_two_splits(name, train_source.take(MAX_TRAIN), (test_images, test_labels))
 
 
 def _checked(data):
