@@ -92,9 +92,10 @@ def train_kgan(
     """
     import keras
 
+    from kgan.callbacks.standard import label_noise_schedule
     from kgan.data import load_source, make_dataset
     from kgan.gan import GAN
-    from kgan.run import label_noise_schedule, steps_per_epoch
+    from kgan.run_folder import steps_per_epoch
     from kgan.training import build_gan
 
     keras.utils.set_random_seed(config.seed)

@@ -126,8 +126,9 @@ def run(dataset, size, mode, seed, subset_path):
             generator, DATASETS[dataset], num_samples=FLAGS.num_samples, seed=0
         )
 
+    from kgan.callbacks.standard import real_sample
     from kgan.data import load_source
-    from kgan.run import real_sample, steps_per_epoch
+    from kgan.run_folder import steps_per_epoch
 
     subset = load_source(subset_path)
     with tempfile.TemporaryDirectory() as out_dir:

@@ -23,6 +23,7 @@ import sys
 import keras
 import tensorflow as tf
 
+from kgan.callbacks.standard import prepare_evaluator, standard_callbacks
 from kgan.data import load_source, make_dataset
 from kgan.distribute import make_strategy, worker_role
 from kgan.errors import UserError
@@ -30,7 +31,7 @@ from kgan.gan import GAN
 from kgan.networks import build_networks, describe_discriminator, plan_generator
 from kgan.precision import resolve_precision
 from kgan.quiet import quiet_info_logs
-from kgan.run import Run, prepare_evaluator, run_callbacks
+from kgan.run_folder import RunFolder
 
 
 @dataclasses.dataclass
@@ -142,7 +143,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     Args:
         config: a `kgan.config.Config`.
         callbacks: extra Keras callbacks, run after kgan's own that write
-            the epoch's files (see `kgan.run.run_callbacks`).
+            the epoch's files (see `kgan.callbacks.standard_callbacks`).
         gan_class: `GAN` or a subclass (see `examples/`).
         conditional: feed class labels to both networks (needs a labelled
             dataset and a `gan_class` whose `unpack` returns them).
@@ -173,7 +174,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         image_size=source.image_shape[0],
         mixed_precision=resolve_precision(config.mixed_precision, strategy, log=False),
     )
-    run = Run.start(config, worker_role(strategy), source)
+    run = RunFolder.start(config, worker_role(strategy), source)
     evaluator = prepare_evaluator(config)  # before seeding: see its docstring
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -210,7 +211,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
                     epochs=config.epochs,
                     initial_epoch=run.initial_epoch,
                     steps_per_epoch=run.steps_per_epoch,
-                    callbacks=run_callbacks(run, gan, source, evaluator, callbacks),
+                    callbacks=standard_callbacks(run, gan, source, evaluator, callbacks),
                     # The dataset is shuffled already; a live bar only on a terminal.
                     shuffle=False,
                     verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,

@@ -1,4 +1,4 @@
-"""`train()`'s wiring end to end: one Run, one step, one ordered callback list."""
+"""`train()`'s wiring end to end: one RunFolder, one step, one ordered callback list."""
 
 import json
 import os
@@ -77,16 +77,16 @@ def test_every_callback_that_counts_steps_reads_the_runs_one_clock(idx_folder, t
     import keras
     import tensorflow as tf
 
-    from kgan.callbacks import GlobalStep, MidEpochResume, StepCallback
+    from kgan.callbacks import GlobalStep, MidEpochResume, StepCallback, standard_callbacks
     from kgan.data import load_source
     from kgan.distribute import worker_role
-    from kgan.run import Run, run_callbacks
+    from kgan.run_folder import RunFolder
     from kgan.training import build_gan
 
     config = tiny_config(dataset=idx_folder, out_dir=str(tmp_path / "run"), eval_every=0)
     source = load_source(config.dataset)
     strategy = tf.distribute.get_strategy()
-    run = Run.start(config, worker_role(strategy), source)
+    run = RunFolder.start(config, worker_role(strategy), source)
     gan = build_gan(config, source.image_shape)
     run.resume(gan, strategy)
 
@@ -94,7 +94,7 @@ def test_every_callback_that_counts_steps_reads_the_runs_one_clock(idx_folder, t
         pass
 
     extra = Extra()
-    callbacks = run_callbacks(run, gan, source, extra=[extra])
+    callbacks = standard_callbacks(run, gan, source, extra=[extra])
     clocks = [c for c in callbacks if isinstance(c, GlobalStep)]
     assert clocks == [run.clock]
     stepped = [c for c in callbacks if isinstance(c, StepCallback)]

@@ -1,4 +1,4 @@
-"""Callbacks of a kgan run, one class per file."""
+"""Callbacks of a kgan run, one class per file; `standard_callbacks` orders them for `train()`."""
 
 from kgan.callbacks.checkpoint_saver import CheckpointSaver
 from kgan.callbacks.epoch_summary import EpochSummary
@@ -10,6 +10,7 @@ from kgan.callbacks.mid_epoch_resume import MidEpochResume
 from kgan.callbacks.quality_evaluation import QualityEvaluation
 from kgan.callbacks.report_page import ReportPage
 from kgan.callbacks.sample_snapshot import SampleSnapshot
+from kgan.callbacks.standard import standard_callbacks
 from kgan.callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from kgan.callbacks.tensorboard_logger import TensorBoardLogger
 
@@ -29,4 +30,5 @@ __all__ = [
     "StepCallback",
     "StopOnNonFiniteLoss",
     "TensorBoardLogger",
+    "standard_callbacks",
 ]
