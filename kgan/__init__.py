@@ -22,7 +22,7 @@ _EXPORTS = {
     "train": "kgan.training",
     "export_generator": "kgan.export",
     "make_strategy": "kgan.distribute",
-    "RunCheckpoint": "kgan.checkpoint",
+    "TrainingCheckpoint": "kgan.checkpoint",
     "load_source": "kgan.data",
     "make_dataset": "kgan.data",
     "evaluate_generator": "kgan.evaluation.evaluator",

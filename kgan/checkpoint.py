@@ -14,7 +14,7 @@ is somehow unreadable still leaves the one before it.
 
 Example:
 
->>> checkpoint = RunCheckpoint(gan, "run/checkpoints")
+>>> checkpoint = TrainingCheckpoint(gan, "run/checkpoints")
 >>> point = checkpoint.restore_latest()   # None on a fresh run
 >>> checkpoint.save(step=500, epoch=1, steps_per_epoch=468)
 """
@@ -120,7 +120,7 @@ def _fsync_tree(folder):
         os.close(fd)
 
 
-class RunCheckpoint:
+class TrainingCheckpoint:
     """Saves and restores everything a kgan run needs to continue.
 
     Args:

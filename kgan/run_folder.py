@@ -12,7 +12,7 @@ import os
 
 from kgan import data
 from kgan.callbacks.global_step import GlobalStep
-from kgan.checkpoint import RunCheckpoint, check_resumable
+from kgan.checkpoint import TrainingCheckpoint, check_resumable
 from kgan.errors import UserError
 from kgan.files import atomic_write
 
@@ -35,7 +35,7 @@ class RunFolder:
         is_chief: whether this worker writes the run's own files.
         steps_per_epoch: steps of one epoch, a multiple of
             `steps_per_execution` (as Keras runs them).
-        checkpoint: the `RunCheckpoint` (None until `resume`).
+        checkpoint: the `TrainingCheckpoint` (None until `resume`).
         point: the `ResumePoint` restored, or None for a fresh run.
         clock: the run's `GlobalStep`, starting at `initial_step`.
     """
@@ -44,7 +44,7 @@ class RunFolder:
     directory: str
     is_chief: bool
     steps_per_epoch: int
-    checkpoint: RunCheckpoint | None = None
+    checkpoint: TrainingCheckpoint | None = None
     point: object = None
     clock: GlobalStep | None = None
 
@@ -85,7 +85,7 @@ class RunFolder:
         Returns:
             The `ResumePoint`, or None for a fresh run.
         """
-        self.checkpoint = RunCheckpoint(
+        self.checkpoint = TrainingCheckpoint(
             gan, self.checkpoints_read, write_directory=self.path("checkpoints")
         )
         self.checkpoint.remove_partial_writes()

@@ -35,7 +35,7 @@ from kgan.run_folder import RunFolder
 
 
 @dataclasses.dataclass
-class RunResult:
+class TrainingResult:
     """What `train` returns: the trained model and where things were written."""
 
     gan: GAN
@@ -150,7 +150,7 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         verbose: passed to `fit` (`"auto"`, 0, 1 or 2).
 
     Returns:
-        A `RunResult`.
+        A `TrainingResult`.
 
     Raises:
         UserError: for anything about the data or the output folder that the
@@ -228,4 +228,4 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     # === Export: the weight-averaged generator when --ema is on, as sample() uses ===
     generator_path = gan.export_generator(run.path("generator"))
     logging.info("generator exported to %s", generator_path)
-    return RunResult(gan, history, config, generator_path)
+    return TrainingResult(gan, history, config, generator_path)

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from kgan import augment
-from kgan.checkpoint import RunCheckpoint
+from kgan.checkpoint import TrainingCheckpoint
 from kgan.gan import GAN
 from kgan.training import build_gan
 from tests.conftest import tiny_config
@@ -168,9 +168,9 @@ def test_a_checkpoint_holds_p_and_the_interval_so_a_resumed_run_continues_them(t
     gan.augment_p.assign(0.37)
     gan.ada_signs.assign(1.5)
     gan.ada_steps.assign(2.0)
-    RunCheckpoint(gan, str(tmp_path)).save(step=3, epoch=1, steps_per_epoch=4)
+    TrainingCheckpoint(gan, str(tmp_path)).save(step=3, epoch=1, steps_per_epoch=4)
     fresh = _gan(augment="adaptive")
-    RunCheckpoint(fresh, str(tmp_path)).restore_latest()
+    TrainingCheckpoint(fresh, str(tmp_path)).restore_latest()
     assert float(fresh.augment_p) == pytest.approx(0.37)
     assert (float(fresh.ada_signs), float(fresh.ada_steps)) == (1.5, 2.0)
 

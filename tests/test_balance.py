@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kgan.checkpoint import RunCheckpoint
+from kgan.checkpoint import TrainingCheckpoint
 from kgan.config import Config
 from kgan.errors import UserError
 from kgan.gan import GAN
@@ -75,9 +75,9 @@ def test_a_discriminator_that_wins_gets_a_handicap_in_training_and_off_keeps_non
 def test_a_checkpoint_holds_the_handicap(tmp_path):
     gan = _gan(balance="auto")
     gan.balance.assign(0.42)
-    RunCheckpoint(gan, str(tmp_path)).save(step=3, epoch=1, steps_per_epoch=4)
+    TrainingCheckpoint(gan, str(tmp_path)).save(step=3, epoch=1, steps_per_epoch=4)
     fresh = _gan(balance="auto")
-    RunCheckpoint(fresh, str(tmp_path)).restore_latest()
+    TrainingCheckpoint(fresh, str(tmp_path)).restore_latest()
     assert float(fresh.balance) == pytest.approx(0.42)
 
 

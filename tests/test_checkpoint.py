@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from kgan.checkpoint import RunCheckpoint, list_checkpoints, read_state
+from kgan.checkpoint import TrainingCheckpoint, list_checkpoints, read_state
 from kgan.errors import UserError
 from kgan.training import build_gan
 from tests.conftest import tiny_config
@@ -31,7 +31,7 @@ def _values(gan):
 def test_a_restore_brings_back_networks_optimizers_seeds_and_label_noise(tmp_path):
     gan = _gan()
     gan.fit(_images(), batch_size=8, epochs=1, verbose=0)
-    checkpoint = RunCheckpoint(gan, str(tmp_path))
+    checkpoint = TrainingCheckpoint(gan, str(tmp_path))
     checkpoint.save(step=2, epoch=1, steps_per_epoch=2)
     saved = _values(gan)
     next_latents = np.array(gan.sample_latents(4))
@@ -42,7 +42,7 @@ def test_a_restore_brings_back_networks_optimizers_seeds_and_label_noise(tmp_pat
     moved = _values(gan)
     assert sum(not np.array_equal(a, b) for a, b in zip(saved, moved, strict=True)) > 20
 
-    point = RunCheckpoint(gan, str(tmp_path)).restore_latest()
+    point = TrainingCheckpoint(gan, str(tmp_path)).restore_latest()
     assert (point.step, point.epoch, point.steps_into_epoch) == (2, 1, 0)
     for before, after in zip(saved, _values(gan), strict=True):
         np.testing.assert_array_equal(before, after)
@@ -57,10 +57,10 @@ def test_a_mid_epoch_checkpoint_keeps_the_epochs_running_means(tmp_path):
     gan.fit(_images(), batch_size=8, epochs=1, verbose=0)
     gan.trackers["d_loss"].update_state(7.0)
     mean = float(gan.trackers["d_loss"].result())
-    RunCheckpoint(gan, str(tmp_path)).save(step=5, epoch=1, steps_per_epoch=4)
+    TrainingCheckpoint(gan, str(tmp_path)).save(step=5, epoch=1, steps_per_epoch=4)
     gan.trackers["d_loss"].reset_state()
 
-    point = RunCheckpoint(gan, str(tmp_path)).restore_latest()
+    point = TrainingCheckpoint(gan, str(tmp_path)).restore_latest()
     assert (point.epoch, point.steps_into_epoch) == (1, 1)
     names = [v.path for v in gan.trackers["d_loss"].variables]
     totals = dict(zip(names, point.tracker_values["d_loss"], strict=True))
@@ -70,7 +70,7 @@ def test_a_mid_epoch_checkpoint_keeps_the_epochs_running_means(tmp_path):
 
 
 def test_only_the_two_newest_checkpoints_are_kept(tmp_path):
-    checkpoint = RunCheckpoint(_gan(), str(tmp_path))
+    checkpoint = TrainingCheckpoint(_gan(), str(tmp_path))
     for step in (2, 4, 6):
         checkpoint.save(step, 0, 10)
     names = sorted(os.listdir(tmp_path))
@@ -80,7 +80,7 @@ def test_only_the_two_newest_checkpoints_are_kept(tmp_path):
 
 def test_a_half_written_checkpoint_is_never_taken_for_a_good_one(tmp_path, caplog):
     gan = _gan()
-    checkpoint = RunCheckpoint(gan, str(tmp_path))
+    checkpoint = TrainingCheckpoint(gan, str(tmp_path))
     checkpoint.save(2, 0, 10)
     good = _values(gan)
     gan.fit(_images(), batch_size=8, epochs=1, verbose=0)
@@ -98,7 +98,7 @@ def test_a_half_written_checkpoint_is_never_taken_for_a_good_one(tmp_path, caplo
     with open(os.path.join(newest, data), "r+b") as f:
         f.truncate(100)
     with caplog.at_level(logging.WARNING):
-        point = RunCheckpoint(gan, str(tmp_path)).restore_latest()
+        point = TrainingCheckpoint(gan, str(tmp_path)).restore_latest()
     assert point.step == 2 and "cannot be restored" in caplog.text
     for before, after in zip(good, _values(gan), strict=True):
         np.testing.assert_array_equal(before, after)
@@ -109,8 +109,8 @@ def test_a_half_written_checkpoint_is_never_taken_for_a_good_one(tmp_path, caplo
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     gan = _gan()
     config = tiny_config().to_dict()
-    RunCheckpoint(gan, str(tmp_path)).save(2, 0, 10, config)
-    checkpoint = RunCheckpoint(gan, str(tmp_path))
+    TrainingCheckpoint(gan, str(tmp_path)).save(2, 0, 10, config)
+    checkpoint = TrainingCheckpoint(gan, str(tmp_path))
     with pytest.raises(UserError, match=r"label_flip: 0\.1 -> 0\.3"):
         checkpoint.restore_latest(tiny_config(label_flip=0.3).to_dict(), 10)
     with pytest.raises(UserError, match="10 steps per epoch, this run has 12"):
@@ -122,7 +122,7 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
 
 def test_a_full_disk_while_checkpointing_keeps_the_last_good_one(tmp_path, monkeypatch):
     gan = _gan()
-    checkpoint = RunCheckpoint(gan, str(tmp_path))
+    checkpoint = TrainingCheckpoint(gan, str(tmp_path))
     good = checkpoint.save(2, 0, 10)
 
     def disk_full(prefix, *args, **kwargs):
@@ -137,4 +137,4 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_good_one(tmp_path, monke
     assert "step 4" in message and "No space left on device" in message
     assert good in message and "untouched" in message
     assert os.listdir(tmp_path) == ["ckpt-000000002"]  # no partial folder left
-    assert RunCheckpoint(gan, str(tmp_path)).restore_latest().step == 2
+    assert TrainingCheckpoint(gan, str(tmp_path)).restore_latest().step == 2

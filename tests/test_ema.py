@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kgan.checkpoint import RunCheckpoint
+from kgan.checkpoint import TrainingCheckpoint
 from kgan.gan import GAN
 from kgan.networks import build_discriminator, build_generator
 from tests.conftest import run_python, tiny_config
@@ -98,11 +98,11 @@ def test_a_run_checkpoint_restores_the_averaged_weights_into_a_fresh_gan(tmp_pat
     assert any(
         not np.array_equal(a, b) for a, b in zip(saved, _values(gan.generator.weights), strict=True)
     )
-    RunCheckpoint(gan, str(tmp_path)).save(step=2, epoch=1, steps_per_epoch=2)
+    TrainingCheckpoint(gan, str(tmp_path)).save(step=2, epoch=1, steps_per_epoch=2)
 
     fresh = _gan(ema=0.9, seed=1)  # other initial weights, so other averages
     assert not np.array_equal(_values(fresh.ema_generator.weights)[0], saved[0])
-    point = RunCheckpoint(fresh, str(tmp_path)).restore_latest()
+    point = TrainingCheckpoint(fresh, str(tmp_path)).restore_latest()
     assert point.step == 2
     names = [w.path for w in fresh.ema_generator.weights]
     for name, want, got in zip(names, saved, _values(fresh.ema_generator.weights), strict=True):

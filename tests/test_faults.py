@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import kgan.callbacks.sample_snapshot as sample_snapshot
-from kgan.checkpoint import RunCheckpoint, list_checkpoints, read_state
+from kgan.checkpoint import TrainingCheckpoint, list_checkpoints, read_state
 from kgan.errors import NonFiniteLossError, UserError
 from kgan.gan import GAN
 from kgan.training import build_gan, train
@@ -50,7 +50,7 @@ def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_good_checkpoint(
     assert os.path.join(folder, "ckpt-000000004") in message and "untouched" in message
     # The last good checkpoint restores to finite weights.
     gan = build_gan(config, (28, 28, 1))
-    assert RunCheckpoint(gan, folder).restore_latest().step == 4
+    assert TrainingCheckpoint(gan, folder).restore_latest().step == 4
     assert all(np.isfinite(w.numpy()).all() for w in gan.weights)
 
 

@@ -6,7 +6,7 @@ from kgan.callbacks.global_step import StepCallback
 
 
 class CheckpointSaver(StepCallback):
-    """Writes a `kgan.checkpoint.RunCheckpoint` every `every` steps and per epoch.
+    """Writes a `kgan.checkpoint.TrainingCheckpoint` every `every` steps and per epoch.
 
     Place it last among the callbacks: an epoch's checkpoint is written
     after every other callback has finished that epoch (history row,
@@ -15,7 +15,7 @@ class CheckpointSaver(StepCallback):
     the epoch-end one follows right after.
 
     Args:
-        checkpoint: a `RunCheckpoint`.
+        checkpoint: a `TrainingCheckpoint`.
         steps_per_epoch: steps of one epoch.
         every: steps between checkpoints; 0 saves at epoch ends only.
         config: the run's config as a dict, stored with each checkpoint.
@@ -24,7 +24,7 @@ class CheckpointSaver(StepCallback):
 
     Example:
 
-    >>> saver = CheckpointSaver(RunCheckpoint(gan, "run/checkpoints"), 468, every=500)
+    >>> saver = CheckpointSaver(TrainingCheckpoint(gan, "run/checkpoints"), 468, every=500)
     >>> gan.fit(data, epochs=20, steps_per_epoch=468, callbacks=[saver])
     """
 

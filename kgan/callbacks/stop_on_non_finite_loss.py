@@ -18,7 +18,7 @@ class StopOnNonFiniteLoss(StepCallback):
 
     Args:
         keys: the logged losses to watch.
-        checkpoint: a `RunCheckpoint`, to name its last checkpoint.
+        checkpoint: a `TrainingCheckpoint`, to name its last checkpoint.
         clock: the run's `GlobalStep` (default: one of its own).
 
     Example:
