@@ -1,4 +1,4 @@
-"""`python evaluate.py` (and `python -m kgan.evaluate`): the table, the JSON, one-line errors."""
+"""`python evaluate.py` (and `-m kgan.evaluate_program`): the table, the JSON, one-line errors."""
 
 import json
 import os
@@ -18,7 +18,7 @@ from tests.conftest import REPO, TEST_CLASSIFIER_EPOCHS, assert_one_line_error
 
 def run_evaluate(*args, module=False, timeout=300):
     env = dict(os.environ, PYTHONPATH=REPO)
-    program = ["-m", "kgan.evaluate"] if module else [os.path.join(REPO, "evaluate.py")]
+    program = ["-m", "kgan.evaluate_program"] if module else [os.path.join(REPO, "evaluate.py")]
     return subprocess.run(
         [sys.executable, *program, *args],
         capture_output=True,
@@ -46,12 +46,12 @@ def _options(**values):
 def test_the_table_shows_the_generator_beside_the_floor(
     mnist_evaluator, evaluation_cache, tmp_path
 ):
-    from kgan.evaluate import run
+    from kgan.evaluate_program import evaluate_from_config
 
     keras.utils.set_random_seed(0)
     generator = build_generator((28, 28, 1), latent_dim=8, g_filters=16, g_kernel_size=3)
     path = export_generator(generator, str(tmp_path / "generator"))
-    table = run(
+    table = evaluate_from_config(
         _options(
             generator=path,
             dataset=mnist_evaluator.data.name,

@@ -1,4 +1,4 @@
-"""The `evaluate` program: `python evaluate.py` or `python -m kgan.evaluate`.
+"""The `evaluate` program: `python evaluate.py` or `python -m kgan.evaluate_program`.
 
     python evaluate.py --generator=runs/kgan/generator --dataset=../shared/data/mnist
     python evaluate.py --dataset=../shared/data/mnist --real     # the floor
@@ -6,8 +6,8 @@
 
 Every flag is a field of `kgan.config.EvaluateConfig` (absl is imported
 only when the program runs, never when the library imports this module);
-`main` turns the flags into that config and `run` into one call of
-`kgan.evaluation`.
+`main` turns the flags into that config and `evaluate_from_config` into
+one call of `kgan.evaluation`.
 """
 
 import json
@@ -26,7 +26,7 @@ def _json_value(value):
     return value
 
 
-def run(config):
+def evaluate_from_config(config):
     """Evaluates as `config` (a `kgan.config.EvaluateConfig`) says.
 
     Returns:
@@ -106,13 +106,13 @@ def main(argv):
         config = config_from_flags(EvaluateConfig, flags.FLAGS)
         # Imported after the flags are checked: a bad flag fails in a blink.
         import_tensorflow()
-        print(run(config))
+        print(evaluate_from_config(config))
     except UserError as e:
         sys.exit(f"error: {e}")
 
 
 def program():
-    """Defines the flags and runs `main` (what `python -m kgan.evaluate` does)."""
+    """Defines the flags and runs `main` (what `python -m kgan.evaluate_program` does)."""
     from absl import app, flags
 
     from kgan.flags import define_config_flags
