@@ -2,7 +2,7 @@
 
 Intentionally kept short: every flag is a field of `kgan.config.EvaluateConfig`,
 and `kgan.evaluate_program.main` (also `python -m kgan.evaluate_program`) has
-`kgan.evaluation` do the work.
+`kgan.quality` do the work.
 `--real` scores real held-out images instead: the floor every number is
 read against. `python evaluate.py --helpfull` lists every flag.
 """

@@ -247,7 +247,7 @@ def _plot(groups, floors):
 
 def main(argv):
     del argv
-    from kgan.evaluation import real_floor
+    from kgan.quality import real_floor
     from kgan.quiet import import_tensorflow
 
     import_tensorflow()

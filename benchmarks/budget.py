@@ -170,7 +170,7 @@ def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
 
     Returns:
         A dict: `seconds`, `steps`, `health` (the sorted failure names the
-        monitor logged), the scalar scores of `kgan.evaluation`, and with
+        monitor logged), the scalar scores of `kgan.quality`, and with
         `grid` a uint8 sample grid of 64 fixed latents under `"grid"`.
     """
     import json
@@ -178,8 +178,8 @@ def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
     import tempfile
 
     from kgan.callbacks import GANHealthMonitor
-    from kgan.evaluation import evaluate_generator
-    from kgan.evaluation.generators import Generator
+    from kgan.quality import evaluate_generator
+    from kgan.quality.generators import Generator
 
     with tempfile.TemporaryDirectory() as out_dir:
         monitor = GANHealthMonitor(out_dir=out_dir, on_failure="warn")

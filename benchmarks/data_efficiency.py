@@ -113,8 +113,8 @@ def run(dataset, size, mode, seed, subset_path):
     from benchmarks.budget import sample_grid, train_kgan
     from kgan.callbacks import GANHealthMonitor
     from kgan.config import Config
-    from kgan.evaluation import evaluate_generator
-    from kgan.evaluation.generators import Generator
+    from kgan.quality import evaluate_generator
+    from kgan.quality.generators import Generator
 
     budget = steps_of(dataset)
     config = Config(dataset=subset_path, augment=mode, seed=seed)
@@ -176,7 +176,7 @@ def run(dataset, size, mode, seed, subset_path):
 
 
 def floors(datasets):
-    from kgan.evaluation import real_floor
+    from kgan.quality import real_floor
 
     return {d: real_floor(DATASETS[d]) for d in datasets}
 

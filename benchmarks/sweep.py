@@ -76,8 +76,8 @@ def succeeded(record, floor):
 
 
 def floors(datasets):
-    """Each dataset's real-data FCD floor (cached by `kgan.evaluation`)."""
-    from kgan.evaluation import real_floor
+    """Each dataset's real-data FCD floor (cached by `kgan.quality`)."""
+    from kgan.quality import real_floor
 
     return {d: real_floor(DATASETS[d])["fcd"] for d in datasets}
 

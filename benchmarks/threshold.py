@@ -42,8 +42,8 @@ FLAGS = flags.FLAGS
 def run(dataset, floor):
     from benchmarks.budget import train_kgan
     from kgan.config import Config
-    from kgan.evaluation import evaluate_generator
-    from kgan.evaluation.generators import Generator
+    from kgan.quality import evaluate_generator
+    from kgan.quality.generators import Generator
 
     config = Config(dataset=DATASETS[dataset], seed=FLAGS.seed)
 
@@ -104,7 +104,7 @@ def report(records, floors):
 
 def main(argv):
     del argv
-    from kgan.evaluation import real_floor
+    from kgan.quality import real_floor
     from kgan.quiet import import_tensorflow
 
     import_tensorflow()

@@ -7,7 +7,7 @@ paper's 64x64 networks as the PyTorch DCGAN tutorial trains CelebA
 
 Each recipe trains for a wall-clock budget on real data and is scored at
 fixed marks (1, 2, 4, 8, 16 minutes of training; scoring time excluded)
-with `kgan.evaluation` (FCD and class coverage from a classifier trained on
+with `kgan.quality` (FCD and class coverage from a classifier trained on
 the dataset's own labels). Every FCD is also given as a multiple of the
 real-data floor (`evaluate.py --real`): real held-out images scored the
 same way.
@@ -58,9 +58,9 @@ def _path(dataset):
 def run(dataset, recipe):
     from benchmarks.budget import train_kgan, train_tutorial
     from kgan.config import Config
-    from kgan.evaluation import evaluate_generator
-    from kgan.evaluation.generators import Generator
     from kgan.images import save_png
+    from kgan.quality import evaluate_generator
+    from kgan.quality.generators import Generator
 
     path = _path(dataset)
     marks = [float(m) * 60 for m in FLAGS.minutes]
@@ -95,7 +95,7 @@ def run(dataset, recipe):
 
 
 def floors(datasets):
-    from kgan.evaluation import real_floor
+    from kgan.quality import real_floor
 
     return {d: real_floor(_path(d))["fcd"] for d in datasets}
 

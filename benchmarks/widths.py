@@ -38,8 +38,8 @@ def main(argv):
     del argv
     from benchmarks.budget import train_kgan
     from kgan.config import Config
-    from kgan.evaluation import evaluate_generator, real_floor
-    from kgan.evaluation.generators import Generator
+    from kgan.quality import evaluate_generator, real_floor
+    from kgan.quality.generators import Generator
     from kgan.quiet import import_tensorflow
 
     import_tensorflow()

@@ -25,8 +25,8 @@ _EXPORTS = {
     "TrainingCheckpoint": "kgan.checkpoint",
     "load_source": "kgan.data",
     "make_dataset": "kgan.data",
-    "evaluate_generator": "kgan.evaluation.evaluator",
-    "real_floor": "kgan.evaluation.evaluator",
+    "evaluate_generator": "kgan.quality.evaluator",
+    "real_floor": "kgan.quality.evaluator",
 }
 
 __all__ = sorted(_EXPORTS)

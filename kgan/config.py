@@ -519,7 +519,7 @@ class Config(_Settings):
         hint="0 saves at epoch ends only",
     )
 
-    # === Quality and health (kgan.evaluation, GANHealthMonitor) ===
+    # === Quality and health (kgan.quality, GANHealthMonitor) ===
     eval_every: int = _field(
         0,
         "Score samples (FCD, KID, ...) every N epochs and keep the best generator; 0: off.",

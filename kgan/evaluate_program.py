@@ -7,7 +7,7 @@
 Every flag is a field of `kgan.config.EvaluateConfig` (absl is imported
 only when the program runs, never when the library imports this module);
 `main` turns the flags into that config and `evaluate_from_config` into
-one call of `kgan.evaluation`.
+one call of `kgan.quality`.
 """
 
 import json
@@ -35,9 +35,9 @@ def evaluate_from_config(config):
     Raises:
         UserError: a missing or unusable generator, or a bad dataset.
     """
-    from kgan.evaluation import Evaluator
-    from kgan.evaluation.generators import as_generator, generate
-    from kgan.evaluation.report import format_table
+    from kgan.quality import Evaluator
+    from kgan.quality.generators import as_generator, generate
+    from kgan.quality.table import format_table
 
     # Checked before the dataset is loaded: a bad path fails in a blink.
     generator = None if config.real else as_generator(config.generator)

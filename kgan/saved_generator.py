@@ -5,7 +5,7 @@ Works on any SavedModel that meets the `serve` contract of `kgan.export`
 optionally with int32 labels `(B,)` as a second input): the latent size and
 whether the generator is class-conditional are read from the endpoint's
 input signature, so nothing else about the model needs to be known. Both
-`sample.py` (`kgan.sampling`) and `evaluate.py` (`kgan.evaluation`) load
+`sample.py` (`kgan.sampling`) and `evaluate.py` (`kgan.quality`) load
 generators through `SavedGenerator`.
 
 Example:

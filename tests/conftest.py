@@ -96,7 +96,7 @@ def mnist_evaluator(evaluation_cache):
     """An `Evaluator` for the real MNIST t10k files, its classifier trained once."""
     if not os.path.exists(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
         pytest.skip(f"real MNIST files not found at {SHARED_MNIST}")
-    from kgan.evaluation import Evaluator
+    from kgan.quality import Evaluator
 
     return Evaluator.from_dataset(
         SHARED_MNIST, cache_dir=evaluation_cache, classifier_epochs=TEST_CLASSIFIER_EPOCHS

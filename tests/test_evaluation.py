@@ -1,4 +1,4 @@
-"""kgan.evaluation end to end: real data scores at the floor, bad generators far above it."""
+"""kgan.quality end to end: real data scores at the floor, bad generators far above it."""
 
 import gc
 import math
@@ -11,7 +11,9 @@ import pytest
 import tensorflow as tf
 
 from kgan.errors import UserError
-from kgan.evaluation import (
+from kgan.export import export_generator
+from kgan.networks import build_generator
+from kgan.quality import (
     KEYS,
     LABELLED_KEYS,
     Evaluator,
@@ -19,10 +21,8 @@ from kgan.evaluation import (
     generate,
     load_eval_data,
 )
-from kgan.evaluation.classifier import cache_key, load_or_train_classifier
-from kgan.evaluation.data import to_float
-from kgan.export import export_generator
-from kgan.networks import build_generator
+from kgan.quality.classifier import cache_key, load_or_train_classifier
+from kgan.quality.data import to_float
 from tests.conftest import TEST_CLASSIFIER_EPOCHS
 
 
@@ -159,7 +159,7 @@ def test_nan_images_give_nan_scores_not_a_crash(mnist_evaluator):
 
 
 def test_the_classifier_is_cached_per_dataset(mnist_evaluator, evaluation_cache, monkeypatch):
-    import kgan.evaluation.classifier as classifier_module
+    import kgan.quality.classifier as classifier_module
 
     def no_training(*args, **kwargs):
         raise AssertionError("the cached classifier should have been used")

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from kgan.evaluation import metrics
+from kgan.quality import metrics
 
 
 def _random_covariance(rng, d):

@@ -83,7 +83,7 @@ class _StubEvaluator:
     def __init__(self, fcds):
         from types import SimpleNamespace
 
-        from kgan.evaluation.evaluator import KEYS
+        from kgan.quality.evaluator import KEYS
 
         self.fcds = list(fcds)
         self.keys = KEYS

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 
 from kgan.callbacks.global_step import StepCallback
-from kgan.evaluation import metrics
 from kgan.files import atomic_open
+from kgan.quality import metrics
 from kgan.standing_stats import conditional_classes
 
 # Ascending severity: an epoch's `health` is the most severe failure seen in it.

@@ -8,9 +8,9 @@ import os
 import keras
 import numpy as np
 
-from kgan.evaluation.evaluator import KEYS
-from kgan.evaluation.generators import Generator, generate
 from kgan.files import atomic_write
+from kgan.quality.evaluator import KEYS
+from kgan.quality.generators import Generator, generate
 
 
 class QualityEvaluation(keras.callbacks.Callback):
@@ -18,7 +18,7 @@ class QualityEvaluation(keras.callbacks.Callback):
 
     Every `every` epochs (and after the last), `num_samples` images drawn
     from fixed latents (the same in every evaluation, so the numbers are
-    comparable) are scored by a `kgan.evaluation.Evaluator`; `fcd`, `kid`,
+    comparable) are scored by a `kgan.quality.Evaluator`; `fcd`, `kid`,
     `kid_std`, `classifier_score`, `classes_covered`, `class_kl`,
     `precision`, `recall`, `diversity` and `duplicates` are added to the
     epoch logs, so they reach `history.csv`, `fit`'s history, and any
@@ -27,7 +27,7 @@ class QualityEvaluation(keras.callbacks.Callback):
     (atomically), with its scores in `best_dir + ".json"`.
 
     Args:
-        evaluator: a `kgan.evaluation.Evaluator` for the training dataset.
+        evaluator: a `kgan.quality.Evaluator` for the training dataset.
         every: evaluate every this many epochs.
         num_samples: images per evaluation.
         seed: seed of the fixed latents and of KID's subsets.

@@ -56,7 +56,7 @@ def standard_callbacks(run, gan, source, evaluator=None, extra=()):
             been called).
         gan: the compiled GAN.
         source: the training `ImageSource` (real images for the monitor).
-        evaluator: a `kgan.evaluation.Evaluator`, or None for no evaluation.
+        evaluator: a `kgan.quality.Evaluator`, or None for no evaluation.
         extra: the user's callbacks.
 
     Returns:
@@ -148,7 +148,7 @@ def prepare_evaluator(config):
     """
     if not config.eval_every:
         return None
-    from kgan.evaluation import Evaluator
+    from kgan.quality import Evaluator
 
     evaluator = Evaluator.from_dataset(config.dataset, config.data_dir, config.image_size)
     if evaluator.classifier is None:

@@ -13,9 +13,9 @@ import math
 import numpy as np
 
 from kgan.errors import UserError
-from kgan.evaluation import metrics
-from kgan.evaluation.data import load_eval_data, to_float
-from kgan.evaluation.generators import as_generator, generate
+from kgan.quality import metrics
+from kgan.quality.data import load_eval_data, to_float
+from kgan.quality.generators import as_generator, generate
 
 # The keys every evaluation reports (None where a dataset has no labels).
 LABELLED_KEYS = (
@@ -40,7 +40,7 @@ class Evaluator:
     """The fixed side of an evaluation: a dataset's reference set and classifier.
 
     Args:
-        data: a `kgan.evaluation.data.EvalData`.
+        data: a `kgan.quality.data.EvalData`.
         classifier: its `Classifier`; None for an unlabelled dataset (only
             `diversity` and `duplicates` are then computed).
         kid_subsets: KID subsets (Binkowski et al. 2018 use 100; 20 keep it fast).
@@ -96,7 +96,7 @@ class Evaluator:
                 cache key); None: the recipe's (`default_epochs`).
             **kwargs: passed to `Evaluator`.
         """
-        from kgan.evaluation.classifier import load_or_train_classifier
+        from kgan.quality.classifier import load_or_train_classifier
 
         data = load_eval_data(dataset, data_dir, image_size)
         classifier = None
@@ -166,7 +166,7 @@ class Evaluator:
         """Draws `num_samples` images from fixed latents and scores them.
 
         Args:
-            generator: anything `kgan.evaluation.generators.as_generator`
+            generator: anything `kgan.quality.generators.as_generator`
                 accepts (a SavedModel path, a `GAN`, a Keras generator).
             num_samples: images to draw.
             seed: seed of the latents and of KID's subsets.

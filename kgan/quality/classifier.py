@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from kgan.evaluation.data import to_float
 from kgan.files import atomic_folder, atomic_write
+from kgan.quality.data import to_float
 
 RECIPE_VERSION = 1  # bump when the architecture or training changes
 FEATURE_DIM = 128
@@ -150,7 +150,7 @@ def train_classifier(data, epochs=None, seed=0):
     same data and recipe give the same classifier.
 
     Args:
-        data: a labelled `kgan.evaluation.data.EvalData`.
+        data: a labelled `kgan.quality.data.EvalData`.
         epochs: passes over the training images; default `default_epochs`.
         seed: the training seed.
 
