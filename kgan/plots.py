@@ -1,6 +1,6 @@
 """Line charts as inline SVG text: no JavaScript, no plotting library, no network.
 
-Used by the report page (`kgan.report`); a chart is a string that any
+Used by the report page (`kgan.report_page`); a chart is a string that any
 browser draws on its own.
 
 Example:

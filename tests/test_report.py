@@ -14,7 +14,7 @@ from PIL import Image
 
 from kgan.images import make_grid, save_png
 from kgan.plots import line_chart, nice_ticks
-from kgan.report import spread, write_report
+from kgan.report_page import spread, write_report
 
 HISTORY = [
     {"epoch": 1, "d_loss": 1.4, "g_loss": 0.7, "d_real_acc": 0.6, "d_fake_acc": 0.5, "fcd": ""},

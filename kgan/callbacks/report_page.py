@@ -4,14 +4,14 @@ import logging
 
 import keras
 
-from kgan.report import write_report
+from kgan.report_page import write_report
 
 
 class ReportPage(keras.callbacks.Callback):
     """Keeps `out_dir/report.html` (and `progress.gif`) up to date.
 
     The page is built from the files of the run (sample grids, history.csv,
-    health.jsonl, config.json; see `kgan.report`), so place this callback
+    health.jsonl, config.json; see `kgan.report_page`), so place this callback
     after the ones that write them. It is written again when training ends,
     to pick up anything written after it in the last epoch. A page that
     cannot be written is a warning, never the end of a training run.

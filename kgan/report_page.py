@@ -12,7 +12,7 @@
 
 Everything is inline (base64 images, SVG charts, CSS): the page opens from
 disk, offline, and can be mailed as one file. It needs no TensorFlow, so it
-can also be rebuilt after a run: `python -c "import kgan.report as r;
+can also be rebuilt after a run: `python -c "import kgan.report_page as r;
 r.write_report('runs/kgan')"`.
 """
 
