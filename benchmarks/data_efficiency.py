@@ -163,7 +163,7 @@ def run(dataset, size, mode, seed, subset_path):
         "steps": results[-1].steps,
         "seconds": results[-1].seconds,
         "collapsed": bool(collapsed),
-        "final_p": float(gan.augment_p.numpy()),
+        "final_p": 0.0 if gan.augmenter is None else float(gan.augmenter.p.numpy()),
         "curves": curves.rows,
         # What the health monitor named, and whether it blamed D overfitting.
         "health": [[f["step"], f["failure"], f.get("cause", "")] for f in findings],

@@ -4,10 +4,12 @@ A critic instead of a classifier: D scores images, the Wasserstein losses of
 `kgan.losses` replace the cross-entropy, the critic takes `d_steps` updates
 per generator update, and a gradient penalty keeps it 1-Lipschitz: on
 random points between real and fake images, `lambda * (|grad D| - 1)^2`.
-It uses three override points (`discriminator_loss`, `generator_loss`,
-`gradient_penalty`) and the config recipe below; the GAN adds the penalty to
-the critic's loss before the 1/replicas scaling, so it is right under a
-`tf.distribute` strategy too.
+It swaps two parts (the loss, `kgan.losses.WassersteinLoss`, and the penalty,
+`kgan.parts.GradientPenalty`) and sets the config recipe below; the GAN adds
+the penalty to the critic's loss before the 1/replicas scaling, so it is
+right under a `tf.distribute` strategy too. An unbounded critic has no
+decision boundary, so the GAN refuses `--augment=adaptive` and
+`--balance=auto` with it.
 
     python -m examples.wgan_gp --dataset=../shared/data/mnist --epochs=10 --out_dir=runs/wgan
 
@@ -25,16 +27,14 @@ from kgan.quiet import import_tensorflow  # noqa: E402
 
 import_tensorflow()  # loads TensorFlow without its start-up notices
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-from keras import ops  # noqa: E402
 
 from kgan import losses  # noqa: E402
 from kgan.config import Config  # noqa: E402
 from kgan.errors import UserError  # noqa: E402
 from kgan.flags import config_from_flags, define_config_flags  # noqa: E402
 from kgan.gan import GAN  # noqa: E402
+from kgan.parts import GradientPenalty  # noqa: E402
 
 
 def _field(default, reason):
@@ -56,8 +56,8 @@ class WGANGPConfig(Config):
     gp_weight: float = _field(10.0, "lambda of the gradient penalty; the paper uses 10.")
     augment: str = _field(
         "off",
-        "Off: ADA's signal sign(D(real)) means nothing for an unbounded critic; "
-        "--augment=fixed (DiffAugment) works.",
+        "Off: ADA's signal sign(D(real)) means nothing for an unbounded critic (the GAN "
+        "refuses adaptive); --augment=fixed (DiffAugment) works.",
     )
 
     def validate(self):
@@ -72,32 +72,16 @@ class WGANGP(GAN):
     Args:
         *args: as `GAN`.
         gp_weight: lambda, the weight of the penalty.
-        **kwargs: as `GAN`.
+        augmenter: none by default (the recipe's adaptive one needs a bounded D).
+        **kwargs: as `GAN` (a `penalty` given is replaced by the gradient penalty).
     """
 
-    def __init__(self, *args, gp_weight=10.0, **kwargs):
-        super().__init__(*args, **kwargs)
+    LOSS = losses.WassersteinLoss
+
+    def __init__(self, *args, gp_weight=10.0, augmenter=None, **kwargs):
+        kwargs["penalty"] = GradientPenalty(gp_weight)
+        super().__init__(*args, augmenter=augmenter, **kwargs)
         self.gp_weight = float(gp_weight)
-
-    def discriminator_loss(self, real_logits, fake_logits, real_targets, fake_targets):
-        return losses.wasserstein_discriminator_loss(real_logits, fake_logits)
-
-    def generator_loss(self, fake_logits):
-        return losses.wasserstein_generator_loss(fake_logits)
-
-    def gradient_penalty(self, real_images, fake_images, conditions=None):
-        """`gp_weight * mean((|grad_x D(x)| - 1)^2)` at random real/fake mixtures."""
-        batch_size = ops.shape(real_images)[0]
-        # One uniform weight per image, broadcast over its pixels.
-        shape = [batch_size] + [1] * (len(real_images.shape) - 1)
-        alpha = keras.random.uniform(shape, seed=self.seed_generator)
-        mixed = alpha * real_images + (1.0 - alpha) * fake_images
-        with tf.GradientTape() as tape:
-            tape.watch(mixed)
-            scores = self.discriminate(mixed, conditions, training=True)
-        grads = ops.reshape(tape.gradient(scores, mixed), (batch_size, -1))
-        norms = ops.sqrt(ops.sum(ops.square(ops.cast(grads, "float32")), axis=1) + 1e-12)
-        return self.gp_weight * ops.mean(ops.square(norms - 1.0))
 
     def get_config(self):
         return {**super().get_config(), "gp_weight": self.gp_weight}

@@ -53,6 +53,11 @@ RESUMABLE_CHANGES = frozenset(
 )
 
 
+# The layout of a checkpoint's variables, in `state.json`. 2: the GAN's parts
+# (kgan.parts) own their state; 1 (no field): it was the GAN's own.
+FORMAT = 2
+
+
 @dataclasses.dataclass
 class ResumePoint:
     """Where a restored run stands.
@@ -161,6 +166,7 @@ class TrainingCheckpoint:
         final = os.path.join(self.write_directory, f"{PREFIX}{int(step):09d}")
         temporary = os.path.join(self.write_directory, f".tmp-{uuid.uuid4().hex[:8]}")
         state = {
+            "format": FORMAT,
             "step": int(step),
             "epoch": int(epoch),
             "steps_per_epoch": int(steps_per_epoch),
@@ -299,6 +305,11 @@ def check_compatible(path, state, config=None, steps_per_epoch=None, image_shape
             return None
         return None
 
+    if state.get("format", 1) != FORMAT:
+        raise UserError(
+            f"{path} was written by an earlier kgan, whose model kept its state in other "
+            "variables; finish that run with the kgan that started it, or choose a fresh --out_dir."
+        )
     if image_shape is not None and state.get("config", {}).get("image_size"):
         channels = saved_channels()
         size = int(state["config"]["image_size"])

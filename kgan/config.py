@@ -579,6 +579,13 @@ class Config(_Settings):
             return cls.from_dict(json.load(f))
 
 
+# Config's defaults by attribute (`DEFAULTS.label_flip`): kgan's recipe, the one
+# source of its values. The GAN's parts (`kgan.parts`) and `GAN.compile` take
+# their defaults from here, so `GAN(generator, discriminator)` in a notebook
+# trains the recipe that `train.py` runs and the benchmarks measured.
+DEFAULTS = types.SimpleNamespace(**{f.name: f.default for f in dataclasses.fields(Config)})
+
+
 @dataclasses.dataclass
 class SampleConfig(_Settings):
     """The settings of `sample.py`: one call of `kgan.sampling.write_samples`.

@@ -5,8 +5,15 @@ Every function accepts logits of any rank: `(B, 1)` from a DCGAN head or
 loss serves both heads. Targets, where taken, have the logits' shape (or
 broadcast to it). Each returns the mean over this replica's batch; the GAN
 model scales it for `tf.distribute` before taking gradients.
+
+The loss classes at the end pair a discriminator loss with its generator
+loss and know where D's logits are undecided (`boundary`): the GAN reads
+D's accuracies, ADA's overfitting signal and the balance signal from
+`is_real` / `is_fake`, so a loss with another boundary (LSGAN's 0.5) is
+judged right everywhere by swapping one object.
 """
 
+import keras
 from keras import ops
 
 
@@ -65,6 +72,20 @@ def least_squares_generator_loss(fake_logits):
     return 0.5 * ops.mean(ops.square(fake_logits - 1.0))
 
 
+def hinge_discriminator_loss(real_logits, fake_logits, real_targets=None, fake_targets=None):
+    """Hinge loss of D (Lim and Ye 2017): `E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]`.
+
+    Targets are ignored: the margin, not a soft label, bounds D's confidence.
+    """
+    del real_targets, fake_targets
+    return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+
+
+def hinge_generator_loss(fake_logits):
+    """Hinge loss of G: `-E[D(G(z))]` (as in SAGAN and BigGAN)."""
+    return -ops.mean(fake_logits)
+
+
 def wasserstein_discriminator_loss(real_logits, fake_logits, real_targets=None, fake_targets=None):
     """WGAN critic loss (Arjovsky et al. 2017): `mean D(fake) - mean D(real)`.
 
@@ -79,11 +100,113 @@ def wasserstein_generator_loss(fake_logits):
     return -ops.mean(fake_logits)
 
 
-def real_accuracy(real_logits):
-    """Fraction of real logits that D classifies as real (logit > 0)."""
-    return ops.mean(ops.cast(real_logits > 0, "float32"))
+def real_accuracy(real_logits, boundary=0.0):
+    """Fraction of real logits that D classifies as real (logit > `boundary`)."""
+    return ops.mean(ops.cast(ops.cast(real_logits, "float32") > boundary, "float32"))
 
 
-def fake_accuracy(fake_logits):
-    """Fraction of fake logits that D classifies as fake (logit < 0)."""
-    return ops.mean(ops.cast(fake_logits < 0, "float32"))
+def fake_accuracy(fake_logits, boundary=0.0):
+    """Fraction of fake logits that D classifies as fake (logit < `boundary`)."""
+    return ops.mean(ops.cast(ops.cast(fake_logits, "float32") < boundary, "float32"))
+
+
+# === Loss objects: a pair of losses and D's decision boundary ===
+
+
+class AdversarialLoss:
+    """A discriminator loss, its generator loss, and where D is undecided.
+
+    Subclasses set `boundary` (the logit at which D cannot tell real from
+    fake) and `bounded` (False for a critic whose scores have no such
+    meaning, e.g. Wasserstein: ADA's signal and the balance loop refuse it)
+    and implement the two losses. Stateless and serialisable.
+    """
+
+    boundary = 0.0
+    bounded = True
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets, fake_targets):
+        raise NotImplementedError
+
+    def generator_loss(self, fake_logits):
+        raise NotImplementedError
+
+    def is_real(self, logits):
+        """True where D scores an image as real."""
+        return ops.cast(logits, "float32") > self.boundary
+
+    def is_fake(self, logits):
+        """True where D scores an image as fake."""
+        return ops.cast(logits, "float32") < self.boundary
+
+    def real_accuracy(self, real_logits):
+        return ops.mean(ops.cast(self.is_real(real_logits), "float32"))
+
+    def fake_accuracy(self, fake_logits):
+        return ops.mean(ops.cast(self.is_fake(fake_logits), "float32"))
+
+    def sign(self, logits):
+        """-1, 0 or 1 per logit: which side of the boundary (ADA's `sign(D(x))`)."""
+        return ops.sign(ops.cast(logits, "float32") - self.boundary)
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class NonSaturatingLoss(AdversarialLoss):
+    """Cross-entropy for D, `-log D(G(z))` for G (Goodfellow et al. 2014); boundary 0."""
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets, fake_targets):
+        return nonsaturating_discriminator_loss(
+            real_logits, fake_logits, real_targets, fake_targets
+        )
+
+    def generator_loss(self, fake_logits):
+        return nonsaturating_generator_loss(fake_logits)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class LeastSquaresLoss(AdversarialLoss):
+    """LSGAN (Mao et al. 2017): D regresses real to 1 and fake to 0, so its boundary is 0.5."""
+
+    boundary = 0.5
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets, fake_targets):
+        return least_squares_discriminator_loss(
+            real_logits, fake_logits, real_targets, fake_targets
+        )
+
+    def generator_loss(self, fake_logits):
+        return least_squares_generator_loss(fake_logits)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class HingeLoss(AdversarialLoss):
+    """The hinge loss of SAGAN and BigGAN (usually with spectral norm); boundary 0."""
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets, fake_targets):
+        return hinge_discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        return hinge_generator_loss(fake_logits)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class WassersteinLoss(AdversarialLoss):
+    """WGAN (Arjovsky et al. 2017): an unbounded critic, no decision boundary."""
+
+    bounded = False
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets, fake_targets):
+        return wasserstein_discriminator_loss(real_logits, fake_logits)
+
+    def generator_loss(self, fake_logits):
+        return wasserstein_generator_loss(fake_logits)

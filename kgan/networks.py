@@ -370,6 +370,23 @@ def describe_discriminator(discriminator):
     return f"DCGAN head: one logit per image, judging all {field}x{field} pixels."
 
 
+def condition_classes(generator, default=10):
+    """Classes of a class-conditional generator (from its label embedding), or None.
+
+    Args:
+        generator: a Keras model; one input means unconditional.
+        default: the count when a second input has no `Embedding` to read it from.
+    """
+    import keras
+
+    if len(generator.inputs) < 2:
+        return None
+    for layer in generator.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.input_dim)
+    return default
+
+
 # The `Config` fields each builder takes, under the same names.
 GENERATOR_FIELDS = (
     "latent_dim",

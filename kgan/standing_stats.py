@@ -17,23 +17,10 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kgan.networks import condition_classes
+
 NUM_LATENTS = 1024  # latents whose statistics every BatchNorm layer is given
 SEED = 0  # fixed: the same latents at every calibration, in every run
-
-
-def conditional_classes(generator, default=10):
-    """Classes of a class-conditional generator (from its label embedding), or None.
-
-    Args:
-        generator: a Keras model; one input means unconditional.
-        default: the count when a second input has no `Embedding` to read it from.
-    """
-    if len(generator.inputs) < 2:
-        return None
-    for layer in generator.layers:
-        if isinstance(layer, keras.layers.Embedding):
-            return int(layer.input_dim)
-    return default
 
 
 class StandingStatistics:
@@ -51,7 +38,7 @@ class StandingStatistics:
     Example:
 
     >>> standing = StandingStatistics(latent_dim=100)
-    >>> standing.current(gan.ema_generator, step=int(gan.g_optimizer.iterations))
+    >>> standing.current(gan.ema.generator, step=int(gan.g_optimizer.iterations))
     """
 
     def __init__(self, latent_dim):
@@ -74,7 +61,7 @@ class StandingStatistics:
             return generator
         # A stateless draw from a fixed seed, independent of the model's seed generator.
         inputs = keras.random.normal((NUM_LATENTS, self.latent_dim), seed=SEED)
-        num_classes = conditional_classes(generator)
+        num_classes = condition_classes(generator)
         if num_classes:
             if conditions is None:
                 labels = np.arange(NUM_LATENTS) % num_classes

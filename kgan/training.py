@@ -29,6 +29,7 @@ from kgan.distribute import make_strategy, worker_role
 from kgan.errors import UserError
 from kgan.gan import GAN
 from kgan.networks import build_networks, describe_discriminator, plan_generator
+from kgan.parts import parts_from_config
 from kgan.precision import resolve_precision
 from kgan.quiet import quiet_info_logs
 from kgan.run_folder import RunFolder
@@ -101,23 +102,12 @@ def _build_gan(config, generator, discriminator, gan_class):
         generator,
         discriminator,
         latent_dim=config.latent_dim,
-        label_flip=config.label_flip,
-        label_smoothing=config.label_smoothing,
-        one_sided_smoothing=config.one_sided_smoothing,
-        separate_batches=config.separate_batches,
-        d_steps=config.d_steps,
+        **parts_from_config(config),
         ema=config.ema,
         standing_stats=config.standing_stats,
+        separate_batches=config.separate_batches,
+        d_steps=config.d_steps,
         output_range=(0.0, 1.0) if config.g_output == "sigmoid" else (-1.0, 1.0),
-        augment=config.augment,
-        augment_p=config.augment_p,
-        augment_policies=config.policies(),
-        ada_target=config.ada_target,
-        ada_kimg=config.ada_kimg,
-        balance=config.balance,
-        balance_target=config.balance_target,
-        balance_steps=config.balance_steps,
-        r1_gamma=config.r1_gamma,
         seed=config.seed,
     )
     gan.compile(

@@ -162,12 +162,12 @@ def balance(dataset, out_dir):
         def per_replica():
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             accuracy = tf.where(tf.equal(replica, 0), 0.6, 1.0)
-            balanced._adapt_balance(balanced._global_mean(accuracy))
+            balanced.balance.update(balanced._global_mean(accuracy))
 
         strategy.run(per_replica)
 
     adapt_balance()
-    return {"balance": np.stack(strategy.experimental_local_results(balanced.balance.value))}
+    return {"balance": np.stack(strategy.experimental_local_results(balanced.balance.value.value))}
 
 
 if __name__ == "__main__":

@@ -118,15 +118,15 @@ def _gan(**overrides):
 def test_the_gan_adjusts_p_every_fourth_step_and_keeps_it_in_zero_one():
     gan = _gan(augment="adaptive", ada_kimg=0.1)
     for step in range(1, 9):
-        gan._adapt_augmentation(tf.constant(1.0), 8)
+        gan.augmenter.update(tf.constant(1.0), 8)
         expected = 0.0 if step < 4 else (0.32 if step < 8 else 0.64)
-        assert float(gan.augment_p) == pytest.approx(expected), step
+        assert float(gan.augmenter.p) == pytest.approx(expected), step
     for _ in range(40):
-        gan._adapt_augmentation(tf.constant(1.0), 8)
-    assert float(gan.augment_p) == 1.0
+        gan.augmenter.update(tf.constant(1.0), 8)
+    assert float(gan.augmenter.p) == 1.0
     for _ in range(80):
-        gan._adapt_augmentation(tf.constant(-1.0), 8)
-    assert float(gan.augment_p) == 0.0
+        gan.augmenter.update(tf.constant(-1.0), 8)
+    assert float(gan.augmenter.p) == 0.0
 
 
 def test_an_overfitting_discriminator_raises_p_in_training():
@@ -158,25 +158,27 @@ def test_real_and_fake_are_augmented_in_both_updates():
 
 
 def test_fixed_p_is_held_and_adaptive_starts_at_zero():
-    assert float(_gan(augment="fixed", augment_p=0.4).augment_p) == pytest.approx(0.4)
-    assert float(_gan(augment="adaptive").augment_p) == 0.0
-    assert float(_gan(augment="off").augment_p) == 0.0
+    assert float(_gan(augment="fixed", augment_p=0.4).augmenter.p) == pytest.approx(0.4)
+    assert float(_gan(augment="adaptive").augmenter.p) == 0.0
+    assert _gan(augment="off").augmenter is None
 
 
 def test_a_checkpoint_holds_p_and_the_interval_so_a_resumed_run_continues_them(tmp_path):
     gan = _gan(augment="adaptive")
-    gan.augment_p.assign(0.37)
-    gan.ada_signs.assign(1.5)
-    gan.ada_steps.assign(2.0)
+    ada = gan.augmenter.controller
+    ada.value.assign(0.37)
+    ada.signal_sum.assign(1.5)
+    ada.updates.assign(2.0)
     TrainingCheckpoint(gan, str(tmp_path)).save(step=3, epoch=1, steps_per_epoch=4)
     fresh = _gan(augment="adaptive")
     TrainingCheckpoint(fresh, str(tmp_path)).restore_latest()
-    assert float(fresh.augment_p) == pytest.approx(0.37)
-    assert (float(fresh.ada_signs), float(fresh.ada_steps)) == (1.5, 2.0)
+    ada = fresh.augmenter.controller
+    assert float(fresh.augmenter.p) == pytest.approx(0.37)
+    assert (float(ada.signal_sum), float(ada.updates)) == (1.5, 2.0)
 
 
 def test_augmentation_trains_under_mixed_precision():
     gan = _gan(augment="fixed", mixed_precision="mixed_bfloat16")
     images = np.zeros((8, 28, 28, 1), "float32")
     history = gan.fit(images, batch_size=8, epochs=1, verbose=0).history
-    assert np.isfinite(history["d_loss"][0]) and gan.augment_p.dtype == "float32"
+    assert np.isfinite(history["d_loss"][0]) and gan.augmenter.p.dtype == "float32"

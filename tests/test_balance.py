@@ -28,22 +28,22 @@ def _images(count=16, seed=0):
 def test_the_handicap_moves_one_step_per_step_by_who_won_and_stays_in_zero_one():
     gan = _gan(balance="auto", balance_steps=4, balance_target=0.7)
     for expected in (0.25, 0.5, 0.75, 1.0, 1.0):
-        gan._adapt_balance(tf.constant(0.9))  # D more accurate than the target
-        assert float(gan.balance) == pytest.approx(expected)
+        gan.balance.update(tf.constant(0.9))  # D more accurate than the target
+        assert float(gan.balance.value) == pytest.approx(expected)
     for expected in (0.75, 0.5, 0.25, 0.0, 0.0):
-        gan._adapt_balance(tf.constant(0.55))
-        assert float(gan.balance) == pytest.approx(expected)
+        gan.balance.update(tf.constant(0.55))
+        assert float(gan.balance.value) == pytest.approx(expected)
 
 
 def test_the_handicap_raises_the_flip_probability_from_label_flip_to_one_half():
     gan = _gan(balance="auto", label_flip=0.1)
-    assert float(gan.flip_probability()) == pytest.approx(0.1)
-    gan.balance.assign(0.5)
-    assert float(gan.flip_probability()) == pytest.approx(0.3)
-    gan.balance.assign(1.0)
-    assert float(gan.flip_probability()) == pytest.approx(0.5)
+    assert float(gan.label_noise.flip_probability(gan.balance.value)) == pytest.approx(0.1)
+    gan.balance.value.assign(0.5)
+    assert float(gan.label_noise.flip_probability(gan.balance.value)) == pytest.approx(0.3)
+    gan.balance.value.assign(1.0)
+    assert float(gan.label_noise.flip_probability(gan.balance.value)) == pytest.approx(0.5)
     # The targets D trains on are flipped at that rate (drawn per image).
-    gan.balance.assign(0.5)
+    gan.balance.value.assign(0.5)
     targets = np.concatenate(
         [np.asarray(gan.real_targets(tf.zeros((1000, 1)))).ravel() for _ in range(4)]
     )
@@ -69,29 +69,25 @@ def test_a_discriminator_that_wins_gets_a_handicap_in_training_and_off_keeps_non
     assert history["label_flip"][-1] > 0.1  # the logged rate is the one D trained with
     still = _gan(balance="off", **settings)
     history = still.fit(images, batch_size=8, epochs=4, verbose=0).history
-    assert history["balance"] == [0.0] * 4 and float(still.balance) == 0.0
+    assert history["balance"] == [0.0] * 4 and still.balance is None
 
 
 def test_a_checkpoint_holds_the_handicap(tmp_path):
     gan = _gan(balance="auto")
-    gan.balance.assign(0.42)
+    gan.balance.value.assign(0.42)
     TrainingCheckpoint(gan, str(tmp_path)).save(step=3, epoch=1, steps_per_epoch=4)
     fresh = _gan(balance="auto")
     TrainingCheckpoint(fresh, str(tmp_path)).restore_latest()
-    assert float(fresh.balance) == pytest.approx(0.42)
+    assert float(fresh.balance.value) == pytest.approx(0.42)
 
 
 def test_balance_survives_get_config_and_bad_values_are_refused():
     gan = _gan(balance="auto", balance_target=0.8, balance_steps=50, r1_gamma=2.0)
-    config = gan.get_config()
-    assert (config["balance"], config["balance_target"], config["balance_steps"]) == (
-        "auto",
-        0.8,
-        50,
-    )
-    assert config["r1_gamma"] == 2.0
-    with pytest.raises(ValueError, match="balance='sometimes'"):
-        GAN(gan.generator, gan.discriminator, balance="sometimes")
+    clone = GAN.from_config(gan.get_config())
+    assert (clone.balance.target, clone.balance.span, clone.balance.interval) == (0.8, 50, 1)
+    assert clone.penalty.gamma == 2.0
+    with pytest.raises(UserError, match="--balance='sometimes' is not one of off, auto"):
+        Config(balance="sometimes")
     with pytest.raises(UserError, match="balance_target"):
         Config(balance_target=0.4)
 

@@ -35,7 +35,7 @@ def test_step_schedule_changes_the_model_at_the_right_epoch(tiny_gan):
     class Spy(LabelNoiseSchedule):
         def on_epoch_begin(self, epoch, logs=None):
             super().on_epoch_begin(epoch, logs)
-            seen.append(float(self.model.label_flip.numpy()))
+            seen.append(float(self.model.label_noise.flip.numpy()))
 
     images = np.zeros((16, 28, 28, 1), "float32")
     schedule = Spy(0.2, 0.0, schedule="step", decay_epochs=2, step_factor=0.5)

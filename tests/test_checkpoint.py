@@ -38,7 +38,7 @@ def test_a_restore_brings_back_networks_optimizers_seeds_and_label_noise(tmp_pat
 
     # Train on, change the label noise: everything moves on.
     gan.fit(_images(), batch_size=8, epochs=1, verbose=0)
-    gan.label_flip.assign(0.4)
+    gan.label_noise.flip.assign(0.4)
     moved = _values(gan)
     assert sum(not np.array_equal(a, b) for a, b in zip(saved, moved, strict=True)) > 20
 

@@ -54,14 +54,14 @@ def test_ema_weights_follow_the_formula_after_each_step():
     # 0.3 < (1 + 3) / (10 + 3): steps 1-2 use the warm-up decay, 3-4 the cap.
     gan = _gan(ema=0.3)
     initial = _values(gan.generator.weights)
-    np.testing.assert_array_equal(initial[0], gan.ema_generator.weights[0].numpy())
+    np.testing.assert_array_equal(initial[0], gan.ema.generator.weights[0].numpy())
     recorder = _RecordGenerator()
     gan.fit(_images(32), batch_size=8, epochs=1, callbacks=[recorder], verbose=0)
     assert len(recorder.steps) == 4
     expected = _expected_average(initial, recorder.steps, 0.3)
     names = [w.path for w in gan.generator.weights]
     assert any("moving_mean" in name for name in names)  # BN statistics are averaged too
-    for name, want, got in zip(names, expected, _values(gan.ema_generator.weights), strict=True):
+    for name, want, got in zip(names, expected, _values(gan.ema.generator.weights), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
     # The average is neither the start nor the current generator.
     assert not np.allclose(expected[0], initial[0])
@@ -70,10 +70,10 @@ def test_ema_weights_follow_the_formula_after_each_step():
 
 def test_ema_weights_are_not_trainable_and_off_means_none():
     gan = _gan(ema=0.999)
-    assert gan.ema_generator.trainable_weights == []
+    assert gan.ema.generator.trainable_weights == []
     trainable = {id(w) for w in gan.trainable_weights}
-    assert not any(id(w) in trainable for w in gan.ema_generator.weights)
-    assert _gan(ema=0.0).ema_generator is None
+    assert not any(id(w) in trainable for w in gan.ema.generator.weights)
+    assert _gan(ema=0.0).ema is None
 
 
 def test_sample_runs_the_averaged_generator():
@@ -81,19 +81,19 @@ def test_sample_runs_the_averaged_generator():
     gan.fit(_images(16), batch_size=8, epochs=1, verbose=0)
     z = tf.random.normal((4, 8), seed=1)
     sampled = np.array(gan.sample(z))
-    np.testing.assert_allclose(sampled, gan.ema_generator(z, training=False), atol=1e-6)
+    np.testing.assert_allclose(sampled, gan.ema.generator(z, training=False), atol=1e-6)
     assert np.abs(sampled - np.array(gan.generator(z, training=False))).max() > 1e-4
-    assert gan.sampling_generator is gan.ema_generator
+    assert gan.inference_generator() is gan.ema.generator
 
     plain = _gan(ema=0.0)
     np.testing.assert_allclose(plain.sample(z), plain.generator(z, training=False), atol=1e-6)
-    assert plain.sampling_generator is plain.generator
+    assert plain.inference_generator() is plain.generator
 
 
 def test_a_run_checkpoint_restores_the_averaged_weights_into_a_fresh_gan(tmp_path):
     gan = _gan(ema=0.9)
     gan.fit(_images(16), batch_size=8, epochs=1, verbose=0)
-    saved = _values(gan.ema_generator.weights)
+    saved = _values(gan.ema.generator.weights)
     # The average is state of its own: not the generator's current weights.
     assert any(
         not np.array_equal(a, b) for a, b in zip(saved, _values(gan.generator.weights), strict=True)
@@ -101,11 +101,11 @@ def test_a_run_checkpoint_restores_the_averaged_weights_into_a_fresh_gan(tmp_pat
     TrainingCheckpoint(gan, str(tmp_path)).save(step=2, epoch=1, steps_per_epoch=2)
 
     fresh = _gan(ema=0.9, seed=1)  # other initial weights, so other averages
-    assert not np.array_equal(_values(fresh.ema_generator.weights)[0], saved[0])
+    assert not np.array_equal(_values(fresh.ema.generator.weights)[0], saved[0])
     point = TrainingCheckpoint(fresh, str(tmp_path)).restore_latest()
     assert point.step == 2
-    names = [w.path for w in fresh.ema_generator.weights]
-    for name, want, got in zip(names, saved, _values(fresh.ema_generator.weights), strict=True):
+    names = [w.path for w in fresh.ema.generator.weights]
+    for name, want, got in zip(names, saved, _values(fresh.ema.generator.weights), strict=True):
         np.testing.assert_array_equal(got, want, err_msg=name)
     # So the restored GAN samples what the saved one does.
     z = tf.random.normal((4, 8), seed=3)
@@ -114,7 +114,7 @@ def test_a_run_checkpoint_restores_the_averaged_weights_into_a_fresh_gan(tmp_pat
 
 def test_ema_round_trips_through_get_config():
     clone = GAN.from_config(_gan(ema=0.99).get_config())
-    assert clone.ema == 0.99 and clone.ema_generator is not None
+    assert clone.ema.decay == 0.99 and clone.ema.generator is not None
 
 
 @pytest.mark.slow
@@ -126,7 +126,7 @@ def test_training_exports_the_averaged_generator(idx_folder, tmp_path):
     loaded = tf.saved_model.load(result.generator_path)
     z = tf.random.normal((3, 8), seed=2)
     served = loaded.serve(z).numpy()
-    np.testing.assert_allclose(served, result.gan.ema_generator(z, training=False), atol=1e-5)
+    np.testing.assert_allclose(served, result.gan.ema.generator(z, training=False), atol=1e-5)
     assert np.abs(served - np.array(result.gan.generator(z, training=False))).max() > 1e-4
 
 
@@ -146,7 +146,7 @@ _MIRRORED = textwrap.dedent(
     gan.fit(_images(32), batch_size=8, epochs=1, callbacks=[recorder], verbose=0)
     expected = _expected_average(initial, recorder.steps, 0.3)
     error = 0.0
-    for want, weight in zip(expected, gan.ema_generator.weights, strict=True):
+    for want, weight in zip(expected, gan.ema.generator.weights, strict=True):
         for copy in weight.value.values:  # every replica's copy
             error = max(error, float(np.abs(copy.numpy() - want).max()))
     print("steps", len(recorder.steps), "error", error)

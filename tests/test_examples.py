@@ -228,7 +228,7 @@ def test_exported_wgan_generator_keeps_the_contract(tmp_path):
     from kgan.training import build_gan
 
     gan = build_gan(config, (28, 28, 1), gan_class=gan_class(config))
-    path = export_generator(gan.sampling_generator, str(tmp_path / "g"))
+    path = export_generator(gan.inference_generator(), str(tmp_path / "g"))
     # The contract: float32 (B, latent_dim) latents -> (B, H, W, C) images in [-1, 1].
     generator = SavedGenerator(path)
     assert (generator.latent_dim, generator.conditional) == (config.latent_dim, False)
@@ -236,7 +236,8 @@ def test_exported_wgan_generator_keeps_the_contract(tmp_path):
     images = generator(latents)
     assert images.shape == (4, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= -1.0 and images.max() <= 1.0
-    np.testing.assert_allclose(images, gan.sampling_generator(latents, training=False), atol=1e-5)
+    network = gan.inference_generator()
+    np.testing.assert_allclose(images, network(latents, training=False), atol=1e-5)
 
 
 def test_lsgan_measures_overfitting_against_its_own_decision_boundary():
@@ -255,3 +256,7 @@ def test_lsgan_measures_overfitting_against_its_own_decision_boundary():
     assert float(lsgan.balance_signal(unsure, unsure)) == 0.5
     assert float(lsgan.balance_signal(sure, unsure)) == 1.0
     assert float(plain.balance_signal(sure, unsure)) == 0.5
+    # And the logged accuracies (the health monitor judges them): the same boundary.
+    assert float(lsgan.loss.real_accuracy(unsure)) == 0.0
+    assert float(lsgan.loss.fake_accuracy(unsure)) == 1.0
+    assert float(plain.loss.fake_accuracy(unsure)) == 0.0

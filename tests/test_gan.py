@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+from kgan import losses
 from kgan.callbacks import LabelNoiseSchedule
 from kgan.gan import GAN
 from kgan.networks import build_discriminator, build_generator
+from kgan.parts import Augmenter, LabelNoise, R1Penalty, balance_controller
 from tests.conftest import tiny_config
 
 
@@ -53,7 +55,8 @@ class RecordingGAN(GAN):
 
 
 def _recording_gan(**kwargs):
-    gan = RecordingGAN(*_networks(), seed=0, **kwargs)
+    # No augmentation: the recorded inputs are compared with the real images byte for byte.
+    gan = RecordingGAN(*_networks(), seed=0, augmenter=None, **kwargs)
     gan.compile(run_eagerly=True)
     return gan
 
@@ -117,7 +120,7 @@ def _targets(gan, real, batch=20000, logits_shape=(1,)):
 
 
 def test_observed_flip_rate_matches_label_flip():
-    gan = GAN(*_networks(), label_flip=0.1, label_smoothing=0.0, seed=3)
+    gan = GAN(*_networks(), label_noise=LabelNoise(flip=0.1, smoothing=0.0), seed=3)
     real = _targets(gan, real=True)
     fake = _targets(gan, real=False)
     sigma = np.sqrt(0.1 * 0.9 / len(real))
@@ -127,7 +130,7 @@ def test_observed_flip_rate_matches_label_flip():
 
 
 def test_smoothing_draws_uniform_soft_targets_in_range():
-    gan = GAN(*_networks(), label_flip=0.0, label_smoothing=0.2, seed=4)
+    gan = GAN(*_networks(), label_noise=LabelNoise(flip=0.0, smoothing=0.2), seed=4)
     real = _targets(gan, real=True)
     fake = _targets(gan, real=False)
     assert real.min() >= 0.8 and real.max() <= 1.0
@@ -139,13 +142,13 @@ def test_smoothing_draws_uniform_soft_targets_in_range():
 
 
 def test_one_sided_smoothing_keeps_fake_targets_at_zero():
-    gan = GAN(*_networks(), label_flip=0.0, label_smoothing=0.2, one_sided_smoothing=True)
+    gan = GAN(*_networks(), label_noise=LabelNoise(flip=0.0, smoothing=0.2, one_sided=True))
     assert np.all(_targets(gan, real=False) == 0.0)
     assert _targets(gan, real=True).min() >= 0.8
 
 
 def test_flipped_targets_take_the_other_side_soft_value():
-    gan = GAN(*_networks(), label_flip=0.5, label_smoothing=0.1, seed=5)
+    gan = GAN(*_networks(), label_noise=LabelNoise(flip=0.5, smoothing=0.1), seed=5)
     real = _targets(gan, real=True)
     flipped = real[real <= 0.1]
     assert 0.45 < len(flipped) / len(real) < 0.55
@@ -153,7 +156,7 @@ def test_flipped_targets_take_the_other_side_soft_value():
 
 
 def test_patchgan_targets_are_per_image_shared_by_its_patches():
-    gan = GAN(*_networks(head="patchgan"), label_flip=0.3, label_smoothing=0.1, seed=6)
+    gan = GAN(*_networks(head="patchgan"), label_noise=LabelNoise(flip=0.3, smoothing=0.1), seed=6)
     targets = _targets(gan, real=True, batch=64, logits_shape=(7, 7, 1))
     assert targets.shape == (64, 1, 1, 1)
     broadcast = np.broadcast_to(targets, (64, 7, 7, 1))
@@ -193,7 +196,7 @@ def test_a_schedule_changes_label_noise_without_retracing():
             traces.append(1)  # runs once per trace, not per step
             return super().train_step(data)
 
-    gan = CountingGAN(*_networks(), label_flip=0.2, label_smoothing=0.1, seed=0)
+    gan = CountingGAN(*_networks(), label_noise=LabelNoise(flip=0.2, smoothing=0.1), seed=0)
     gan.compile()
     schedule = LabelNoiseSchedule(schedule="linear", decay_epochs=2)
     history = gan.fit(
@@ -230,16 +233,91 @@ def test_call_generates_images_from_latents():
     assert np.abs(images[0] - images[1]).max() > 1e-4
 
 
-def test_get_config_round_trip():
-    gan = GAN(*_networks(), label_flip=0.05, label_smoothing=0.2, one_sided_smoothing=True, seed=9)
+def test_get_config_round_trips_every_part():
+    gan = GAN(
+        *_networks(),
+        label_noise=LabelNoise(flip=0.05, smoothing=0.2, one_sided=True),
+        augmenter=Augmenter(adaptive=False, p=0.3, policies=("color",)),
+        balance=balance_controller(0.8, 50),
+        penalty=R1Penalty(2.0),
+        loss=losses.LeastSquaresLoss(),
+        ema=0.9,
+        d_steps=2,
+        seed=9,
+    )
     clone = GAN.from_config(gan.get_config())
     assert type(clone) is GAN
-    assert clone.latent_dim == 8
-    assert float(clone.label_flip.numpy()) == pytest.approx(0.05)
-    assert float(clone.label_smoothing.numpy()) == pytest.approx(0.2)
-    assert clone.one_sided_smoothing and clone.seed == 9
+    assert clone.latent_dim == 8 and clone.seed == 9 and clone.d_steps == 2
+    assert clone.ema.decay == 0.9 and type(clone.loss) is losses.LeastSquaresLoss
+    for name in ("label_noise", "augmenter", "balance", "penalty"):
+        assert getattr(clone, name).get_config() == getattr(gan, name).get_config(), name
+    assert float(clone.label_noise.flip.numpy()) == pytest.approx(0.05)
     assert [w.shape for w in clone.generator.weights] == [w.shape for w in gan.generator.weights]
     assert clone.discriminator.output_shape == gan.discriminator.output_shape
+
+
+def test_parts_turned_off_stay_off_through_the_config():
+    gan = GAN(*_networks(), label_noise=None, augmenter=None, balance=None, penalty=None, ema=0)
+    clone = GAN.from_config(gan.get_config())
+    assert (clone.label_noise, clone.augmenter, clone.balance, clone.penalty, clone.ema) == (
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    history = clone_fit(clone)
+    assert history["label_flip"] == [0.0] and history["augment_p"] == [0.0]
+
+
+def clone_fit(gan):
+    gan.compile()
+    return gan.fit(_real_images(8), batch_size=8, epochs=1, verbose=0).history
+
+
+def _settings(part):
+    # A part's config less what Keras adds (its unique name, the dtype policy).
+    return {k: v for k, v in part.get_config().items() if k not in ("name", "dtype", "trainable")}
+
+
+def test_a_notebook_gan_is_the_recipe_train_py_runs():
+    # One source of defaults: GAN(g, d) + compile() against build_gan(Config()).
+    from kgan.config import Config
+    from kgan.training import build_gan
+
+    notebook = GAN(*_networks())
+    notebook.compile()
+    cli = build_gan(Config(), (28, 28, 1), networks=_networks)
+    for name in ("label_noise", "augmenter", "balance", "penalty"):
+        mine, theirs = getattr(notebook, name), getattr(cli, name)
+        assert (mine is None) == (theirs is None), name
+        if mine is not None:
+            assert _settings(mine) == _settings(theirs), name
+    assert type(notebook.loss) is type(cli.loss)
+    assert notebook.ema.decay == cli.ema.decay == 0.999
+    for setting in ("separate_batches", "d_steps", "output_range"):
+        assert getattr(notebook, setting) == getattr(cli, setting), setting
+    assert (notebook.standing_statistics is None) == (cli.standing_statistics is None)
+    for mine, theirs in (
+        (notebook.d_optimizer, cli.d_optimizer),
+        (notebook.g_optimizer, cli.g_optimizer),
+    ):
+        for key in ("learning_rate", "beta_1", "beta_2", "epsilon"):
+            assert mine.get_config()[key] == pytest.approx(theirs.get_config()[key]), key
+    # And the recipe is what Config documents, not a second copy of it.
+    assert notebook.label_noise.get_config()["flip"] == pytest.approx(Config().label_flip)
+    assert notebook.augmenter.adaptive == (Config().augment == "adaptive")
+
+
+def test_an_unbounded_critic_refuses_adaptive_augmentation_and_balance():
+    from kgan.errors import UserError
+
+    critic = losses.WassersteinLoss()
+    with pytest.raises(UserError, match="--augment=fixed"):
+        GAN(*_networks(), loss=critic, augmenter=Augmenter(adaptive=True))
+    with pytest.raises(UserError, match="--balance=off"):
+        GAN(*_networks(), loss=critic, augmenter=None, balance=balance_controller(0.7, 10))
+    GAN(*_networks(), loss=critic, augmenter=Augmenter(adaptive=False))  # fixed is fine
 
 
 def test_subclass_override_points_are_used():

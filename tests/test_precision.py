@@ -6,6 +6,7 @@ import pytest
 
 from kgan.gan import GAN
 from kgan.networks import build_discriminator, build_generator
+from kgan.parts import LabelNoise
 from kgan.training import dtype_policy, train
 from tests.conftest import tiny_config
 
@@ -44,7 +45,14 @@ def _gan(policy, optimizer):
         discriminator = build_discriminator(
             (28, 28, 1), d_filters=8, d_kernel_size=3, d_dropout=0.0
         )
-        gan = GAN(generator, discriminator, label_flip=0.0, seed=0)
+        gan = GAN(
+            generator,
+            discriminator,
+            label_noise=LabelNoise(flip=0.0, smoothing=0.0),
+            augmenter=None,
+            ema=0,
+            seed=0,
+        )
     gan.compile(d_optimizer=optimizer(), g_optimizer=optimizer())
     return gan
 

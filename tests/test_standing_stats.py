@@ -50,7 +50,7 @@ def test_each_layer_gets_the_mean_and_variance_of_its_input():
 def test_gan_recalibrates_once_per_generator_update():
     generator = _generator()
     discriminator = build_discriminator((28, 28, 1), d_filters=8, d_kernel_size=3)
-    gan = GAN(generator, discriminator, seed=0)
+    gan = GAN(generator, discriminator, ema=0, seed=0)
     gan.compile()
     images = np.zeros((8, 28, 28, 1), "float32")
     gan.fit(images, batch_size=8, epochs=1, verbose=0)
@@ -58,7 +58,7 @@ def test_gan_recalibrates_once_per_generator_update():
     first = np.asarray(gan.sample(z))
     np.testing.assert_array_equal(first, np.asarray(gan.sample(z)))
     # Statistics planted after the calibration survive sampling at the same step ...
-    layer = batch_norm_layers(gan.sampling_network())[0]
+    layer = batch_norm_layers(gan.inference_generator())[0]
     layer.moving_variance.assign(np.full(layer.moving_variance.shape, 1e3, "float32"))
     gan.sample(z)
     np.testing.assert_array_equal(layer.moving_variance, 1e3)
@@ -76,7 +76,10 @@ def test_gan_recalibrates_once_per_generator_update():
 def test_switch_turns_recalibration_off(standing_stats):
     generator = _generator()
     gan = GAN(
-        generator, build_discriminator((28, 28, 1), d_filters=8), standing_stats=standing_stats
+        generator,
+        build_discriminator((28, 28, 1), d_filters=8),
+        standing_stats=standing_stats,
+        ema=0,  # the generator itself is the sampled network
     )
     moving = np.array(batch_norm_layers(generator)[0].moving_variance)
     gan.sample(np.zeros((2, 8), "float32"))
@@ -106,8 +109,8 @@ def _one_channel_per_class_generator():
 def _calibrated_variances(generator, conditions=None):
     """The first BatchNorm's moving variance once a fresh GAN has calibrated it."""
     discriminator = build_discriminator((28, 28, 1), d_filters=8, d_kernel_size=3, num_classes=10)
-    gan = GAN(generator, discriminator)
-    network = gan.sampling_network(conditions)
+    gan = GAN(generator, discriminator, ema=0)
+    network = gan.inference_generator(conditions)
     assert network is generator
     return np.asarray(batch_norm_layers(network)[0].moving_variance)[:10]
 
@@ -126,7 +129,7 @@ def test_conditional_generators_are_recalibrated_over_every_class():
     np.testing.assert_array_equal(np.delete(some, [1, 2, 3]), 0.0)
     assert np.all((some[[1, 2, 3]] > 0.25) & (some[[1, 2, 3]] < 0.45)), some
     # The images come from the calibrated network.
-    gan = GAN(generator, build_discriminator((28, 28, 1), d_filters=8, num_classes=10))
+    gan = GAN(generator, build_discriminator((28, 28, 1), d_filters=8, num_classes=10), ema=0)
     z = np.random.default_rng(0).standard_normal((3, 10)).astype("float32")
     labels = np.array([1, 2, 3], "int32")
     images = np.asarray(gan.sample(z, labels))
@@ -136,9 +139,9 @@ def test_conditional_generators_are_recalibrated_over_every_class():
 
 def test_other_labels_at_the_same_step_recalibrate_again():
     generator = _one_channel_per_class_generator()
-    gan = GAN(generator, build_discriminator((28, 28, 1), d_filters=8, num_classes=10))
-    gan.sampling_network(np.array([3], "int32"))
-    gan.sampling_network(np.array([5], "int32"))  # same weights, other labels
+    gan = GAN(generator, build_discriminator((28, 28, 1), d_filters=8, num_classes=10), ema=0)
+    gan.inference_generator(np.array([3], "int32"))
+    gan.inference_generator(np.array([5], "int32"))  # same weights, other labels
     variances = np.asarray(batch_norm_layers(generator)[0].moving_variance)[:10]
     np.testing.assert_array_equal(np.delete(variances, 5), 0.0)
     assert 0.85 < variances[5] < 1.15

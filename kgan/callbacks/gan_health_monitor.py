@@ -12,8 +12,8 @@ import numpy as np
 
 from kgan.callbacks.global_step import StepCallback
 from kgan.files import atomic_open
+from kgan.networks import condition_classes
 from kgan.quality import metrics
-from kgan.standing_stats import conditional_classes
 
 # Ascending severity: an epoch's `health` is the most severe failure seen in it.
 FAILURES = ("unstable", "diminished_gradient", "mode_collapse", "non_convergence")
@@ -218,7 +218,7 @@ class GANHealthMonitor(StepCallback):
             (self.num_samples, self.model.latent_dim), seed=self.seed
         )
         self.conditions = None
-        num_classes = conditional_classes(self.model.generator)
+        num_classes = condition_classes(self.model.generator)
         if num_classes:
             self.conditions = keras.ops.arange(self.num_samples) % num_classes
         if self.out_dir:
@@ -443,7 +443,8 @@ class GANHealthMonitor(StepCallback):
             f"(r_t = E[sign(D(real))] = {r_t:.2f}, median of the last {len(signs)} steps; "
             f"at or above {t.overfit_sign:g} D has memorised them, ADA holds 0.6)"
         )
-        mode = getattr(self.model, "augment_mode", None)
+        augmenter = getattr(self.model, "augmenter", None)
+        mode = "off" if augmenter is None else ("adaptive" if augmenter.adaptive else "fixed")
         p = self.history["augment_p"][-1] if self.history.get("augment_p") else 0.0
         if mode == "adaptive" and p >= 1.0:
             suggestion = (
@@ -451,7 +452,7 @@ class GANHealthMonitor(StepCallback):
                 "memorises: more images, or a smaller D (--d_filters), or more --d_dropout."
             )
         elif mode == "adaptive":
-            kimg = getattr(self.model, "ada_kimg", None)
+            kimg = augmenter.kimg
             suggestion = (
                 f"adaptive augmentation is still ramping up (p = {p:.2f}): let it, or lower "
                 f"--ada_kimg (now {kimg:g}) so p rises faster, or lower --ada_target."

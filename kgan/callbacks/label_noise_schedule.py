@@ -8,7 +8,7 @@ SCHEDULES = Config.choices("label_noise_schedule")
 
 
 class LabelNoiseSchedule(keras.callbacks.Callback):
-    """Sets the GAN's `label_flip` and `label_smoothing` at each epoch start.
+    """Sets the GAN's label noise (`gan.label_noise.flip`, `.smoothing`) at each epoch start.
 
     Both are multiplied by one factor per epoch: label noise helps most
     early, when D would otherwise win outright, and can fade once G is good.
@@ -65,12 +65,15 @@ class LabelNoiseSchedule(keras.callbacks.Callback):
         return 1.0
 
     def on_train_begin(self, logs=None):
+        noise = self.model.label_noise
+        if noise is None:
+            raise ValueError("LabelNoiseSchedule needs a GAN with label noise (label_noise=None).")
         if self.label_flip is None:
-            self.label_flip = float(self.model.label_flip.numpy())
+            self.label_flip = float(noise.flip.numpy())
         if self.label_smoothing is None:
-            self.label_smoothing = float(self.model.label_smoothing.numpy())
+            self.label_smoothing = float(noise.smoothing.numpy())
 
     def on_epoch_begin(self, epoch, logs=None):
         factor = self.scale(epoch)
-        self.model.label_flip.assign(self.label_flip * factor)
-        self.model.label_smoothing.assign(self.label_smoothing * factor)
+        self.model.label_noise.flip.assign(self.label_flip * factor)
+        self.model.label_noise.smoothing.assign(self.label_smoothing * factor)

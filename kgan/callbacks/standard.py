@@ -22,7 +22,7 @@ from kgan.callbacks.report_page import ReportPage
 from kgan.callbacks.sample_snapshot import SampleSnapshot
 from kgan.callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from kgan.callbacks.tensorboard_logger import TensorBoardLogger
-from kgan.standing_stats import conditional_classes
+from kgan.networks import condition_classes
 
 REAL_SAMPLE = 256  # real images that scale the health monitor's diversity
 
@@ -63,7 +63,7 @@ def standard_callbacks(run, gan, source, evaluator=None, extra=()):
         The list to pass to `fit`.
     """
     config, clock, point = run.config, run.clock, run.point
-    num_classes = conditional_classes(gan.generator)
+    num_classes = condition_classes(gan.generator)
     callbacks = [
         MidEpochResume(run.steps_per_epoch, point.steps_into_epoch, point.tracker_values)
         if point
