@@ -16,6 +16,7 @@ from kgan.networks import (
     build_discriminator,
     build_generator,
     build_networks,
+    condition_classes,
     describe_discriminator,
     receptive_field,
 )
@@ -68,6 +69,16 @@ def test_generator_options_relu_sigmoid_dropout():
 def test_generator_rejects_sizes_it_cannot_produce():
     with pytest.raises(UserError, match="--image_size=30"):
         build_generator((30, 30, 1))
+
+
+def test_condition_classes_reads_the_label_embedding_of_a_conditional_generator():
+    small = dict(latent_dim=8, g_filters=16, g_kernel_size=3)
+    assert condition_classes(build_generator((28, 28, 1), **small)) is None
+    assert condition_classes(build_generator((28, 28, 1), num_classes=7, **small)) == 7
+    latents, labels = keras.Input((8,)), keras.Input((), dtype="int32")
+    no_embedding = keras.Model([latents, labels], keras.layers.Dense(4)(latents))
+    assert condition_classes(no_embedding) == 10  # the default
+    assert condition_classes(no_embedding, default=3) == 3
 
 
 def test_dcgan_discriminator_has_dropout_leaky_relu_and_one_logit():
