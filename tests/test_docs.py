@@ -162,3 +162,41 @@ def test_every_flag_a_page_names_is_a_flag_of_some_program(page):
             if name not in known:
                 unknown.add(f"--{flag}")
     assert sorted(unknown) == [], f"{page} names flags no program defines"
+
+
+def _kgan_name_exists(dotted):
+    """`kgan.parts.R1Penalty` exists: the longest module prefix is a file or package under
+    the repository, and the next name is defined (or exported) in that module's source."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        base = os.path.join(REPO, *parts[:cut])
+        source_file = next(
+            (f for f in (base + ".py", os.path.join(base, "__init__.py")) if os.path.exists(f)),
+            None,
+        )
+        if source_file:
+            break
+    else:
+        return False
+    if cut == len(parts):
+        return True
+    name = re.escape(parts[cut])
+    with open(source_file) as f:
+        source = f.read()
+    return bool(
+        re.search(rf"\b(?:def|class) {name}\b|^{name}\s*[:=]|[\"']{name}[\"']", source, re.M)
+    )
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_kgan_module_and_name_a_page_mentions_exists(page):
+    prose = re.sub(r"```.*?```", "", _read(page), flags=re.S)
+    missing = set()
+    for span in _CODE_SPAN.findall(prose):
+        for path in re.findall(r"(?<![\w/])((?:kgan|examples|benchmarks|tests)/[\w/]+\.py)", span):
+            if not os.path.exists(os.path.join(REPO, path)):
+                missing.add(path)
+        for dotted in re.findall(r"(?<![\w.])kgan(?:\.[A-Za-z_]\w*)+", span):
+            if not _kgan_name_exists(dotted):
+                missing.add(dotted)
+    assert sorted(missing) == [], f"{page} names what the code no longer has"
