@@ -18,6 +18,7 @@ import typing
 from kgan.augment import MODES as AUGMENT_MODES
 from kgan.errors import UserError
 from kgan.files import atomic_write
+from kgan.schedules import SCHEDULES
 
 # The limits of a field that `_field` was not given.
 _NO_LIMITS = {
@@ -319,7 +320,7 @@ class Config(_Settings):
     label_noise_schedule: str = _field(
         "constant",
         "How label noise changes over epochs: constant, linear or step decay.",
-        choices=("constant", "linear", "step"),
+        choices=SCHEDULES,
     )
     label_noise_decay_epochs: int = _field(
         10, "linear: epochs to reach the final scale; step: epochs between two steps.", low=1

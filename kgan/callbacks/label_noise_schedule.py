@@ -2,9 +2,7 @@
 
 import keras
 
-from kgan.config import Config
-
-SCHEDULES = Config.choices("label_noise_schedule")
+from kgan.schedules import SCHEDULES, label_noise_scale
 
 
 class LabelNoiseSchedule(keras.callbacks.Callback):
@@ -56,13 +54,13 @@ class LabelNoiseSchedule(keras.callbacks.Callback):
         self.step_factor = float(step_factor)
 
     def scale(self, epoch):
-        """The factor applied to the initial label noise in `epoch` (0-based)."""
-        if self.schedule == "linear":
-            progress = min(epoch / self.decay_epochs, 1.0)
-            return 1.0 - (1.0 - self.final_scale) * progress
-        if self.schedule == "step":
-            return self.step_factor ** (epoch // self.decay_epochs)
-        return 1.0
+        """The factor applied to the initial label noise in `epoch` (0-based).
+
+        See `kgan.schedules.label_noise_scale`.
+        """
+        return label_noise_scale(
+            self.schedule, epoch, self.decay_epochs, self.final_scale, self.step_factor
+        )
 
     def on_train_begin(self, logs=None):
         noise = self.model.label_noise
