@@ -16,8 +16,11 @@ import types
 import typing
 
 from kgan.augment import MODES as AUGMENT_MODES
+from kgan.data.local import ON_BAD_IMAGE
 from kgan.errors import UserError
 from kgan.files import atomic_write
+from kgan.networks import ACTIVATIONS, DISCRIMINATOR_HEADS, G_OUTPUTS, UPSAMPLINGS
+from kgan.precision import PRECISIONS
 from kgan.schedules import SCHEDULES
 
 # The limits of a field that `_field` was not given.
@@ -198,7 +201,6 @@ _SEED = dict(
     "same seed, same result.",
     low=0,
 )
-_ACTIVATIONS = ("leaky_relu", "relu")
 
 
 @dataclasses.dataclass
@@ -224,7 +226,7 @@ class Config(_Settings):
     on_bad_image: str = _field(
         "skip",
         "Image folders: skip unreadable files (with a warning) or stop at the first.",
-        choices=("skip", "stop"),
+        choices=ON_BAD_IMAGE,
     )
     out_dir: str = _field(
         "runs/kgan",
@@ -426,12 +428,12 @@ class Config(_Settings):
     g_activation: str = _field(
         "leaky_relu",
         "LeakyReLU keeps gradients flowing through negative activations.",
-        choices=_ACTIVATIONS,
+        choices=ACTIVATIONS,
     )
     g_output: str = _field(
         "tanh",
         "tanh output matches data scaled to [-1, 1] (sigmoid: data in [0, 1]).",
-        choices=("tanh", "sigmoid"),
+        choices=G_OUTPUTS,
     )
     g_dropout: float = _field(
         0.0, "Dropout in G only adds noise the discriminator can exploit; off.", low=0, below=1
@@ -442,14 +444,14 @@ class Config(_Settings):
     upsample: str = _field(
         "conv_transpose",
         "Learned upsampling (Conv2DTranspose) or nearest-neighbour + Conv2D.",
-        choices=("conv_transpose", "upsample_conv"),
+        choices=UPSAMPLINGS,
     )
 
     # === Discriminator ===
     discriminator: str = _field(
         "dcgan",
         "dcgan: one logit per image; patchgan: an N x N map of patch logits.",
-        choices=("dcgan", "patchgan"),
+        choices=DISCRIMINATOR_HEADS,
     )
     d_filters: int | None = _field(
         None,
@@ -467,7 +469,7 @@ class Config(_Settings):
         None, "Kernel size of D's convs. None: planned (5 up to 32x32, 4 from 64x64).", low=1
     )
     d_activation: str = _field(
-        "leaky_relu", "LeakyReLU(0.2) in D, as in the DCGAN paper.", choices=_ACTIVATIONS
+        "leaky_relu", "LeakyReLU(0.2) in D, as in the DCGAN paper.", choices=ACTIVATIONS
     )
     d_dropout: float = _field(
         0.3, "Dropout 0.3 slows D down so G keeps a useful gradient.", low=0, below=1
@@ -503,7 +505,7 @@ class Config(_Settings):
         "auto",
         "auto: 16-bit compute where the hardware does it natively (see kgan.precision); "
         "none: float32; or mixed_float16 / mixed_bfloat16. Weights stay float32.",
-        choices=("auto", "none", "mixed_float16", "mixed_bfloat16"),
+        choices=PRECISIONS,
     )
     jit_compile: bool = _field(
         False, "Compile the train step with XLA: faster on accelerators, slow first step."

@@ -10,6 +10,12 @@ import math
 
 from kgan.errors import UserError
 
+# The values of the flags that pick layers (kgan.config offers these).
+ACTIVATIONS = ("leaky_relu", "relu")  # hidden layers of G and D
+G_OUTPUTS = ("tanh", "sigmoid")  # G's last layer: images in [-1, 1] or [0, 1]
+UPSAMPLINGS = ("conv_transpose", "upsample_conv")  # learned, or nearest-neighbour + conv
+DISCRIMINATOR_HEADS = ("dcgan", "patchgan")  # one logit per image, or a map of patch logits
+
 # The generator starts from a small square map and doubles it; starts larger
 # than this make the Dense projection huge and the network shallow.
 _MIN_START, _MAX_START = 3, 8

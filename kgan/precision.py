@@ -19,6 +19,9 @@ float16 runs with kgan's `LossScaleOptimizer`-wrapped optimizers.
 
 import logging
 
+# `--mixed_precision`; "auto" resolves (`resolve_precision`) to one of the others.
+PRECISIONS = ("auto", "none", "mixed_float16", "mixed_bfloat16")
+
 
 def cpu_flags():
     """The CPU feature flags of this machine (empty where /proc/cpuinfo is absent)."""

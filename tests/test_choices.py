@@ -5,7 +5,10 @@ import sys
 
 import pytest
 
+from kgan import networks
 from kgan.config import Config
+from kgan.data.local import ON_BAD_IMAGE
+from kgan.precision import PRECISIONS
 from kgan.schedules import SCHEDULES, label_noise_scale
 from tests.conftest import REPO
 
@@ -28,12 +31,25 @@ def test_an_unknown_schedule_is_refused_by_name():
         label_noise_scale("cosine", 0)
 
 
-def test_the_flags_offer_the_lists_the_code_defines():
-    assert Config.choices("label_noise_schedule") is SCHEDULES
+@pytest.mark.parametrize(
+    "field, choices",
+    [
+        ("label_noise_schedule", SCHEDULES),
+        ("on_bad_image", ON_BAD_IMAGE),
+        ("g_activation", networks.ACTIVATIONS),
+        ("d_activation", networks.ACTIVATIONS),
+        ("g_output", networks.G_OUTPUTS),
+        ("upsample", networks.UPSAMPLINGS),
+        ("discriminator", networks.DISCRIMINATOR_HEADS),
+        ("mixed_precision", PRECISIONS),
+    ],
+)
+def test_the_flags_offer_the_lists_the_code_defines(field, choices):
+    assert Config.choices(field) is choices
 
 
 def test_the_lists_import_without_tensorflow():
-    code = "import sys, kgan.config, kgan.schedules; print('tensorflow' in sys.modules)"
+    code = "import sys, kgan.config; print('tensorflow' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )

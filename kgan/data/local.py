@@ -22,6 +22,8 @@ import numpy as np
 from kgan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# What load_image_folder does at an unreadable file (`--on_bad_image`).
+ON_BAD_IMAGE = ("skip", "stop")
 _IMAGE_KEYS = ("images", "x_train", "x", "train_images", "arr_0", "data")
 _LABEL_KEYS = ("labels", "y_train", "y", "train_labels", "arr_1")
 _DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")  # Pillow's 16-bit (and 32-bit) grey
