@@ -20,6 +20,7 @@ _EXPORTS = {
     "build_networks": "kgan.networks",
     "build_gan": "kgan.training",
     "train": "kgan.training",
+    "TrainingResult": "kgan.training",
     "export_generator": "kgan.export",
     "make_strategy": "kgan.distribute",
     "TrainingCheckpoint": "kgan.checkpoint",

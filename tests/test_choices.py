@@ -1,4 +1,4 @@
-"""Each flag's choices are the list kept beside the code that runs them, TensorFlow-free."""
+"""Names the flags and the library share: choice lists kept beside their code, lazy exports."""
 
 import subprocess
 import sys
@@ -54,3 +54,10 @@ def test_the_lists_import_without_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_every_lazy_export_of_kgan_resolves():
+    import kgan
+
+    for name in kgan.__all__:
+        assert getattr(kgan, name) is not None, name
