@@ -16,6 +16,7 @@ import os
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 from kgan.errors import UserError
 
@@ -23,6 +24,63 @@ from kgan.errors import UserError
 def num_replicas():
     """Replicas of the current strategy (1 outside any strategy)."""
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def global_mean(value):
+    """The mean of a per-replica mean over all replicas (equal slices)."""
+    value = ops.cast(value, "float32")
+    if num_replicas() > 1:
+        context = tf.distribute.get_replica_context()
+        value = context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+    return value
+
+
+def minimize(optimizer, tape, loss, network):
+    """Applies one update of `network` for `loss`; returns its gradient's norm.
+
+    The one place that knows how a GAN's hand-written loss meets a
+    strategy and mixed precision:
+
+    - each replica's loss is the mean over its slice of the global batch
+      and the optimizer sums the replicas' gradients, so the gradient is
+      taken of `loss / replicas` (the global batch's mean);
+    - under float16 the backward pass runs on the loss times the loss
+      scale (`optimizer.scale_loss`), which `apply_gradients` divides out;
+    - the norm is that of the full-batch gradient of the unscaled loss,
+      the same number on one device or on N replicas: the replicas'
+      gradients are summed here first and each hands the optimizer 1/N
+      of the sum (which it sums again). One more all-reduce per update
+      buys a norm that is not per replica, and a loss-scale finite check
+      that every replica agrees on (Keras checks the first replica's only).
+    """
+    variables = network.trainable_variables
+    # Seeding the backward pass with this factor is scaling the loss by it.
+    factor = optimizer.scale_loss(1.0 / num_replicas())
+    grads = tape.gradient(loss, variables, output_gradients=ops.cast(factor, loss.dtype))
+    pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+    grads = [g for g, _ in pairs]
+    replicas = num_replicas()
+    if replicas > 1:
+        context = tf.distribute.get_replica_context()
+        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+    norm = tf.linalg.global_norm([ops.cast(g, "float32") for g in grads])
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        norm = norm / ops.cast(optimizer.dynamic_scale, "float32")
+    if replicas > 1:
+        grads = [g / replicas for g in grads]
+    optimizer.apply_gradients(zip(grads, [v for _, v in pairs], strict=True))
+    return norm
+
+
+def step_outputs(results):
+    """A train step's logs as Keras can reduce them in this run.
+
+    Keras 3 reduces multi-worker step outputs along axis 0, which a scalar
+    lacks (tensorflow/tensorflow#72388): there, each gets one.
+    """
+    if not in_multi_worker_run():
+        return results
+    return {name: ops.reshape(value, (1,)) for name, value in results.items()}
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):

@@ -16,6 +16,15 @@ from kgan.files import atomic_folder
 from kgan.quiet import quiet_info_logs
 
 
+def to_unit_range(images, output_range=(-1.0, 1.0)):
+    """Maps images in a generator's `output_range` to [-1, 1] (float32)."""
+    low, high = (float(v) for v in output_range)
+    images = tf.cast(images, tf.float32)
+    if (low, high) == (-1.0, 1.0):
+        return images
+    return (images - low) / (high - low) * 2.0 - 1.0
+
+
 def export_generator(generator, path, output_range=(-1.0, 1.0)):
     """Writes `generator` to `path` as a SavedModel, atomically.
 
@@ -37,13 +46,11 @@ def export_generator(generator, path, output_range=(-1.0, 1.0)):
     >>> export_generator(gan.generator, "run/generator")
     >>> tf.saved_model.load("run/generator").serve(tf.random.normal([16, 100]))
     """
-    low, high = output_range
     inputs = generator.inputs
     latent_spec = tf.TensorSpec((None, inputs[0].shape[-1]), tf.float32, name="latents")
 
     def to_contract(images):
-        images = tf.cast(images, tf.float32)
-        return (images - low) / (high - low) * 2.0 - 1.0
+        return to_unit_range(images, output_range)
 
     path = os.path.abspath(path)
     try:

@@ -42,13 +42,15 @@ from kgan import losses
 from kgan.config import DEFAULTS
 from kgan.distribute import (
     ReplicaSeedGenerator,
-    in_multi_worker_run,
+    global_mean,
     make_replica_aware,
+    minimize,
     num_replicas,
+    step_outputs,
 )
-from kgan.errors import UserError
-from kgan.export import export_generator
-from kgan.parts import RECIPE, GeneratorEMA, parts_from_config
+from kgan.export import export_generator, to_unit_range
+from kgan.parts import RECIPE, GeneratorEMA, check_bounded, parts_from_config
+from kgan.precision import loss_scaled
 from kgan.standing_stats import StandingStatistics
 
 _PARTS = ("label_noise", "augmenter", "balance", "penalty")
@@ -57,68 +59,44 @@ _PARTS = ("label_noise", "augmenter", "balance", "penalty")
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other by `fit`.
 
-    Each `train_step` (Goodfellow et al. 2014; Radford et al. 2015):
-
-    1. samples latents and generates ONE fake batch, recorded on the
-       generator's tape;
-    2. updates the discriminator on an all-real batch and an all-fake batch,
-       two separate forward passes (BatchNorm never mixes their statistics),
-       with label noise applied to its targets only;
-    3. updates the generator through the freshly updated discriminator,
-       reusing the fake batch of step 1 (as the PyTorch DCGAN example
-       does), so the generator runs forward once; then the weight average;
-    4. hands the step's signals to the controllers: ADA's `augmenter` and
-       D's handicap `balance` (which raises the flip rate of `label_noise`
-       towards coin-flip targets while D is more accurate than its target).
-
-    Whatever D sees, real or fake, in its own update or in G's, first goes
-    through `augment()`, so G is never taught to produce augmentations. All
-    randomness comes from `seed_generator`, owned by the model; under a
-    `tf.distribute` strategy each replica draws its own numbers (and dropout
-    masks), see `kgan.distribute.ReplicaSeedGenerator`.
+    Each `train_step` (Goodfellow et al. 2014; Radford et al. 2015) generates
+    ONE fake batch on G's tape; updates D on an all-real and an all-fake
+    batch, two forward passes (BatchNorm never mixes their statistics), with
+    label noise on its targets only; updates G through the freshly updated D
+    on the same fake batch (as the PyTorch DCGAN example does), then its
+    weight average; and hands the step's signals to the controllers (ADA's
+    `augmenter`, D's handicap `balance`). Whatever D sees goes through
+    `augment()` first, in D's update and in G's, so G is never taught to
+    produce augmentations. All randomness comes from `seed_generator`, owned
+    by the model and distinct per replica (`kgan.distribute`).
 
     Args:
         generator: maps latents `(B, latent_dim)` to images `(B, H, W, C)`.
         discriminator: maps images to logits `(B, 1)` or `(B, N, N, 1)`.
         latent_dim: size of the latent vector; read from the generator if None.
         loss: a `kgan.losses.AdversarialLoss`; default: the class's `LOSS`.
-        label_noise, augmenter, balance, penalty: the parts above; `None`
-            turns one off, leaving it out keeps the recipe's.
+        label_noise, augmenter, balance, penalty: parts (module doc); `None`
+            turns one off, leaving it out keeps the recipe's. An unbounded
+            critic (`loss.bounded` False) refuses ADA and `balance`.
         ema: decay of the generator's weight average; 0 turns it off.
-        standing_stats: recompute BatchNorm statistics for the current
-            weights before sampling (`kgan.standing_stats`).
-        separate_batches: False feeds D one concatenated real+fake batch
-            (for ablations; the default keeps them apart).
+        standing_stats: recompute BatchNorm statistics before sampling.
+        separate_batches: False feeds D one mixed batch (for ablations).
         d_steps: discriminator updates per generator update.
-        output_range: the generator's output range, `(-1, 1)` for tanh and
-            `(0, 1)` for sigmoid; `sample()` and the export map it to [-1, 1].
+        output_range: G's output range, `(-1, 1)` (tanh) or `(0, 1)` (sigmoid).
         seed: seed of the model's `SeedGenerator`.
-
-    Raises:
-        UserError: for an unbounded critic (`loss.bounded` False) with ADA or
-            the balance loop, which read D's decision boundary.
 
     Example:
 
     >>> gan = GAN(generator, discriminator)  # kgan's recipe
-    >>> gan.compile()  # Adam(2e-4, beta_1=0.5) for both
+    >>> gan.compile()  # the recipe's Adam(2e-4, beta_1=0.5) for both
     >>> gan.fit(images, epochs=5)
     """
 
     LOSS = losses.NonSaturatingLoss
     # What `train_step` logs, one `keras.metrics.Mean` each (see `track`).
     LOGGED = (
-        "d_loss",
-        "g_loss",
-        "d_real_acc",
-        "d_fake_acc",
-        "d_grad_norm",
-        "g_grad_norm",
-        "label_flip",
-        "label_smoothing",
-        "d_real_sign",
-        "augment_p",
-        "balance",
+        *("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "d_grad_norm", "g_grad_norm"),
+        *("label_flip", "label_smoothing", "d_real_sign", "augment_p", "balance"),
     )
 
     def __init__(
@@ -159,8 +137,7 @@ class GAN(keras.Model):
         recipe = parts_from_config() if RECIPE in given.values() else {}
         for name in _PARTS:
             setattr(self, name, recipe[name] if given[name] is RECIPE else given[name])
-        if not self.loss.bounded:
-            self._refuse_unbounded()
+        check_bounded(self.loss, self.augmenter, self.balance)
         self.ema = GeneratorEMA(generator, ema, name="ema") if ema else None
         self.standing_statistics = StandingStatistics(self.latent_dim) if standing_stats else None
 
@@ -171,19 +148,6 @@ class GAN(keras.Model):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.LOGGED}
         # Both networks are built functional models: nothing left to build.
         self.built = True
-
-    def _refuse_unbounded(self):
-        loss = type(self.loss).__name__
-        if self.augmenter is not None and self.augmenter.adaptive:
-            raise UserError(
-                f"adaptive augmentation reads sign(D(real)), which the unbounded critic of {loss} "
-                "does not have: use --augment=fixed (Augmenter(adaptive=False)) or --augment=off."
-            )
-        if self.balance is not None:
-            raise UserError(
-                f"--balance=auto reads D's accuracy, which the unbounded critic of {loss} does "
-                "not have: use --balance=off."
-            )
 
     @property
     def metrics(self):
@@ -215,12 +179,7 @@ class GAN(keras.Model):
                 name=f"{network}_adam",
             )
         # Only Model.optimizer is loss-scaled automatically under float16.
-        compute_dtype = self.generator.dtype_policy.compute_dtype
-        if compute_dtype == "float16" and not isinstance(
-            optimizer, keras.optimizers.LossScaleOptimizer
-        ):
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer, name=f"{network}_loss_scale")
-        return optimizer
+        return loss_scaled(optimizer, self.generator.dtype_policy.compute_dtype)
 
     def call(self, inputs, training=False):
         """Generates images from latents (or `[latents, labels]`)."""
@@ -231,13 +190,9 @@ class GAN(keras.Model):
     def inference_generator(self, conditions=None):
         """The network `sample()` and the export run: the EMA copy if any, else G.
 
-        With standing statistics on, its BatchNorm statistics are first
-        recomputed for the current weights, once per generator update at
-        most (eager only; inside a traced function it is returned as is).
-
-        Args:
-            conditions: for a conditional generator, labels to draw the
-                calibration batch's labels from (default: every class in turn).
+        With standing statistics on, its BatchNorm statistics are recomputed
+        for the current weights first (once per G update, eagerly only), from
+        `conditions` if given (a conditional G; default: every class in turn).
         """
         network = self.generator if self.ema is None else self.ema.generator
         if self.standing_statistics is None:
@@ -250,15 +205,7 @@ class GAN(keras.Model):
         """Images in [-1, 1] from `inference_generator()`, in inference mode."""
         generator = self.inference_generator(conditions)
         images = self.generate(latents, conditions, training=False, generator=generator)
-        return self.to_unit_range(images)
-
-    def to_unit_range(self, images):
-        """Maps the generator's `output_range` to [-1, 1] (float32)."""
-        low, high = self.output_range
-        images = ops.cast(images, "float32")
-        if (low, high) == (-1.0, 1.0):
-            return images
-        return (images - low) / (high - low) * 2.0 - 1.0
+        return to_unit_range(images, self.output_range)
 
     def export_generator(self, path):
         """Exports `inference_generator()` to `path` as a SavedModel (`kgan.export`)."""
@@ -352,18 +299,18 @@ class GAN(keras.Model):
         with g_tape:
             g_logits = self.discriminate(self.augment(fake), conditions, training=True)
             g_loss = self.generator_loss(g_logits)
-        g_grad_norm = self._minimize(self.g_optimizer, g_tape, g_loss, self.generator)
+        g_grad_norm = minimize(self.g_optimizer, g_tape, g_loss, self.generator)
         if self.ema is not None:
             self.ema.update(self.generator, self.g_optimizer.iterations)
 
         # ADA: how sure D is of the real images it was trained on steers p.
-        real_sign = self._global_mean(self.overfitting_signal(d["real_logits"]))
+        real_sign = global_mean(self.overfitting_signal(d["real_logits"]))
         if self.augmenter is not None:
             self.augmenter.update(real_sign, batch_size * num_replicas())
 
         # Balance: D's accuracy on this step's batches moves its handicap.
         if self.balance is not None:
-            accuracy = self._global_mean(self.balance_signal(d["real_logits"], d["fake_logits"]))
+            accuracy = global_mean(self.balance_signal(d["real_logits"], d["fake_logits"]))
             self.balance.update(accuracy)
 
         # Log: per-replica means of equal slices; Keras averages them over replicas.
@@ -390,14 +337,6 @@ class GAN(keras.Model):
             return ops.full_like(logits, 1.0 if real else 0.0)
         return self.label_noise.targets(logits, real, self.seed_generator, self._handicap())
 
-    def _global_mean(self, value):
-        """The mean of a per-replica mean over all replicas (equal slices)."""
-        value = ops.cast(value, "float32")
-        if num_replicas() > 1:
-            context = tf.distribute.get_replica_context()
-            value = context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
-        return value
-
     def _train_discriminator(self, real, fake, conditions=None):
         """One discriminator update; returns `loss`, `real_logits`, `fake_logits`, `grad_norm`."""
         with tf.GradientTape() as tape:
@@ -414,69 +353,21 @@ class GAN(keras.Model):
                 )
                 logits = self.discriminate(both, both_conditions, training=True)
                 real_logits, fake_logits = ops.split(logits, 2, axis=0)
-            loss = self.discriminator_loss(
-                real_logits,
-                fake_logits,
-                self.real_targets(real_logits),
-                self.fake_targets(fake_logits),
-            )
+            targets = self.real_targets(real_logits), self.fake_targets(fake_logits)
+            loss = self.discriminator_loss(real_logits, fake_logits, *targets)
             penalty = self.gradient_penalty(real, fake, conditions)
             if penalty is not None:
                 loss = loss + penalty
-        grad_norm = self._minimize(self.d_optimizer, tape, loss, self.discriminator)
-        return {
-            "loss": loss,
-            "real_logits": real_logits,
-            "fake_logits": fake_logits,
-            "grad_norm": grad_norm,
-        }
+        grad_norm = minimize(self.d_optimizer, tape, loss, self.discriminator)
+        return dict(
+            loss=loss, real_logits=real_logits, fake_logits=fake_logits, grad_norm=grad_norm
+        )
 
     def track(self, **values):
         """Updates the tracker of each named value (`LOGGED`); returns every tracker's result."""
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        results = {name: tracker.result() for name, tracker in self.trackers.items()}
-        if in_multi_worker_run():
-            # Keras 3 reduces multi-worker step outputs along axis 0, which a
-            # scalar lacks (tensorflow/tensorflow#72388): give them one.
-            results = {name: ops.reshape(value, (1,)) for name, value in results.items()}
-        return results
-
-    def _minimize(self, optimizer, tape, loss, network):
-        """Applies one update of `network` for `loss`; returns its gradient's norm.
-
-        The one place that knows how a GAN's hand-written loss meets a
-        strategy and mixed precision:
-
-        - each replica's loss is the mean over its slice of the global batch
-          and the optimizer sums the replicas' gradients, so the gradient is
-          taken of `loss / replicas` (the global batch's mean);
-        - under float16 the backward pass runs on the loss times the loss
-          scale (`optimizer.scale_loss`), which `apply_gradients` divides out;
-        - the norm is that of the full-batch gradient of the unscaled loss,
-          the same number on one device or on N replicas: the replicas'
-          gradients are summed here first and each hands the optimizer 1/N
-          of the sum (which it sums again). One more all-reduce per update
-          buys a norm that is not per replica, and a loss-scale finite check
-          that every replica agrees on (Keras checks the first replica's only).
-        """
-        variables = network.trainable_variables
-        # Seeding the backward pass with this factor is scaling the loss by it.
-        factor = optimizer.scale_loss(1.0 / num_replicas())
-        grads = tape.gradient(loss, variables, output_gradients=ops.cast(factor, loss.dtype))
-        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        grads = [g for g, _ in pairs]
-        replicas = num_replicas()
-        if replicas > 1:
-            context = tf.distribute.get_replica_context()
-            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        norm = tf.linalg.global_norm([ops.cast(g, "float32") for g in grads])
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            norm = norm / ops.cast(optimizer.dynamic_scale, "float32")
-        if replicas > 1:
-            grads = [g / replicas for g in grads]
-        optimizer.apply_gradients(zip(grads, [v for _, v in pairs], strict=True))
-        return norm
+        return step_outputs({name: tracker.result() for name, tracker in self.trackers.items()})
 
     # === Serialisation: every part by its own config ===
 

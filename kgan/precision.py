@@ -75,3 +75,16 @@ def resolve_precision(name, strategy=None, log=True):
     if log:
         logging.info("--mixed_precision=auto: %s on this machine", resolved)
     return resolved
+
+
+def loss_scaled(optimizer, compute_dtype):
+    """`optimizer`, wrapped in a `LossScaleOptimizer` when computing in float16.
+
+    Keras loss-scales only `Model.optimizer` by itself; a GAN's own two
+    optimizers need the wrapper (once: a wrapped one is returned as is).
+    """
+    import keras
+
+    if compute_dtype != "float16" or isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")

@@ -22,6 +22,7 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from kgan.distribute import global_mean  # noqa: E402
 from kgan.errors import UserError  # noqa: E402
 from kgan.gan import GAN  # noqa: E402
 from kgan.training import build_gan, train  # noqa: E402
@@ -162,7 +163,7 @@ def balance(dataset, out_dir):
         def per_replica():
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             accuracy = tf.where(tf.equal(replica, 0), 0.6, 1.0)
-            balanced.balance.update(balanced._global_mean(accuracy))
+            balanced.balance.update(global_mean(accuracy))
 
         strategy.run(per_replica)
 

@@ -12,6 +12,7 @@ what `GAN(generator, discriminator)` gets for every part left out.
 """
 
 from kgan.config import Config
+from kgan.errors import UserError
 from kgan.parts.augmenter import Augmenter
 from kgan.parts.controller import SignController
 from kgan.parts.ema import GeneratorEMA
@@ -30,6 +31,7 @@ __all__ = [
     "R1Penalty",
     "SignController",
     "balance_controller",
+    "check_bounded",
     "parts_from_config",
 ]
 
@@ -66,3 +68,27 @@ def parts_from_config(config=None):
         ),
         penalty=R1Penalty(config.r1_gamma) if config.r1_gamma else None,
     )
+
+
+def check_bounded(loss, augmenter, balance):
+    """Refuses ADA and the balance loop for an unbounded critic (`loss.bounded` False).
+
+    Both read D's decision boundary (`sign(D(real))`, D's accuracy), which a
+    Wasserstein critic's scores do not have.
+
+    Raises:
+        UserError: naming the flag to change.
+    """
+    if loss.bounded:
+        return
+    name = type(loss).__name__
+    if augmenter is not None and augmenter.adaptive:
+        raise UserError(
+            f"adaptive augmentation reads sign(D(real)), which the unbounded critic of {name} "
+            "does not have: use --augment=fixed (Augmenter(adaptive=False)) or --augment=off."
+        )
+    if balance is not None:
+        raise UserError(
+            f"--balance=auto reads D's accuracy, which the unbounded critic of {name} does "
+            "not have: use --balance=off."
+        )

@@ -1,7 +1,7 @@
 """Gradient penalties on the discriminator, added to its loss inside its tape.
 
 Both share one interface, `penalty.compute(gan, real_images, fake_images, conditions)`
-returning a scalar: the mean over this replica's batch (so `GAN._minimize`
+returning a scalar: the mean over this replica's batch (so `kgan.distribute.minimize`
 scales it for a strategy with the rest of D's loss). They read D through
 `gan.discriminate` and `gan.augment`, so a subclass's conditioning and
 augmentation apply, and draw randomness from the model's `seed_generator`.
