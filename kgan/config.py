@@ -19,7 +19,7 @@ from kgan.augment import MODES as AUGMENT_MODES
 from kgan.data.local import ON_BAD_IMAGE
 from kgan.errors import UserError
 from kgan.files import atomic_write
-from kgan.networks import ACTIVATIONS, DISCRIMINATOR_HEADS, G_OUTPUTS, UPSAMPLINGS
+from kgan.networks import ACTIVATIONS, DISCRIMINATOR_HEADS, G_OUTPUTS, NETWORK_DEFAULTS, UPSAMPLINGS
 from kgan.precision import PRECISIONS
 from kgan.schedules import SCHEDULES
 
@@ -247,7 +247,9 @@ class Config(_Settings):
         "about 2x sooner than 128 (benchmarks/time_to_quality.py).",
         low=1,
     )
-    latent_dim: int = _field(100, "The DCGAN paper's 100-d normal noise.", low=1)
+    latent_dim: int = _field(
+        NETWORK_DEFAULTS["latent_dim"], "The DCGAN paper's 100-d normal noise.", low=1
+    )
     seed: int = _field(**_SEED)
     steps_per_execution: int = _field(
         1, "Steps run inside one tf.function call; >1 trims Python overhead per step.", low=1
@@ -390,7 +392,7 @@ class Config(_Settings):
 
     # === Stabilisers of D ===
     spectral_norm: bool = _field(
-        False,
+        NETWORK_DEFAULTS["spectral_norm"],
         "Spectral normalisation of every D layer (Miyato et al. 2018): D's Lipschitz "
         "constant held near 1.",
     )
@@ -408,74 +410,90 @@ class Config(_Settings):
 
     # === Generator (DCGAN: Dense -> reshape -> Conv2DTranspose stack -> tanh) ===
     g_filters: int | None = _field(
-        None,
+        NETWORK_DEFAULTS["g_filters"],
         "Filters of the first conv block; each upsampling halves them. None: planned from "
         "the image size (kgan.networks.plan_widths: 256).",
         low=1,
     )
     g_extra_layers: int | None = _field(
-        None,
+        NETWORK_DEFAULTS["g_extra_layers"],
         "Stride-1 conv blocks before the first upsampling. None: planned (1 up to 32x32, "
         "as the TF tutorial; 0 from 64x64, as the DCGAN paper).",
         low=0,
     )
     g_kernel_size: int | None = _field(
-        None,
+        NETWORK_DEFAULTS["g_kernel_size"],
         "Kernel size of G's convs. None: planned (5 up to 32x32, as the TF tutorial; 4 "
         "from 64x64, as the DCGAN paper).",
         low=1,
     )
     g_activation: str = _field(
-        "leaky_relu",
+        NETWORK_DEFAULTS["g_activation"],
         "LeakyReLU keeps gradients flowing through negative activations.",
         choices=ACTIVATIONS,
     )
     g_output: str = _field(
-        "tanh",
+        NETWORK_DEFAULTS["g_output"],
         "tanh output matches data scaled to [-1, 1] (sigmoid: data in [0, 1]).",
         choices=G_OUTPUTS,
     )
     g_dropout: float = _field(
-        0.0, "Dropout in G only adds noise the discriminator can exploit; off.", low=0, below=1
+        NETWORK_DEFAULTS["g_dropout"],
+        "Dropout in G only adds noise the discriminator can exploit; off.",
+        low=0,
+        below=1,
     )
     g_batch_norm: bool = _field(
-        True, "BatchNorm in G keeps early generator layers from collapsing."
+        NETWORK_DEFAULTS["g_batch_norm"],
+        "BatchNorm in G keeps early generator layers from collapsing.",
     )
     upsample: str = _field(
-        "conv_transpose",
+        NETWORK_DEFAULTS["upsample"],
         "Learned upsampling (Conv2DTranspose) or nearest-neighbour + Conv2D.",
         choices=UPSAMPLINGS,
     )
 
     # === Discriminator ===
     discriminator: str = _field(
-        "dcgan",
+        NETWORK_DEFAULTS["discriminator"],
         "dcgan: one logit per image; patchgan: an N x N map of patch logits.",
         choices=DISCRIMINATOR_HEADS,
     )
     d_filters: int | None = _field(
-        None,
+        NETWORK_DEFAULTS["d_filters"],
         "Filters of the first strided conv; each further conv doubles them. None: planned "
         "(64 up to 32x32; 32 from 64x64, where 64 was 3x slower and behind at 150 s).",
         low=1,
     )
     d_layers: int = _field(
-        0, "Strided convs of the dcgan head; 0 mirrors the generator's upsamplings.", low=0
+        NETWORK_DEFAULTS["d_layers"],
+        "Strided convs of the dcgan head; 0 mirrors the generator's upsamplings.",
+        low=0,
     )
     patch_layers: int = _field(
-        2, "patchgan: strided convs before the 1-channel head; N = size / 2**layers.", low=1
+        NETWORK_DEFAULTS["patch_layers"],
+        "patchgan: strided convs before the 1-channel head; N = size / 2**layers.",
+        low=1,
     )
     d_kernel_size: int | None = _field(
-        None, "Kernel size of D's convs. None: planned (5 up to 32x32, 4 from 64x64).", low=1
+        NETWORK_DEFAULTS["d_kernel_size"],
+        "Kernel size of D's convs. None: planned (5 up to 32x32, 4 from 64x64).",
+        low=1,
     )
     d_activation: str = _field(
-        "leaky_relu", "LeakyReLU(0.2) in D, as in the DCGAN paper.", choices=ACTIVATIONS
+        NETWORK_DEFAULTS["d_activation"],
+        "LeakyReLU(0.2) in D, as in the DCGAN paper.",
+        choices=ACTIVATIONS,
     )
     d_dropout: float = _field(
-        0.3, "Dropout 0.3 slows D down so G keeps a useful gradient.", low=0, below=1
+        NETWORK_DEFAULTS["d_dropout"],
+        "Dropout 0.3 slows D down so G keeps a useful gradient.",
+        low=0,
+        below=1,
     )
     d_batch_norm: bool = _field(
-        False, "Off, as in the TF tutorial; separate real/fake batches matter when on."
+        NETWORK_DEFAULTS["d_batch_norm"],
+        "Off, as in the TF tutorial; separate real/fake batches matter when on.",
     )
 
     # === Outputs ===
@@ -499,7 +517,8 @@ class Config(_Settings):
         "", "mirrored: devices to use, e.g. /gpu:0,/gpu:1 (empty: all GPUs); tpu: its address."
     )
     sync_batch_norm: bool = _field(
-        True, "Several replicas: BatchNorm over the global batch, so N devices train as one."
+        NETWORK_DEFAULTS["sync_batch_norm"],
+        "Several replicas: BatchNorm over the global batch, so N devices train as one.",
     )
     mixed_precision: str = _field(
         "auto",

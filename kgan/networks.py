@@ -6,6 +6,7 @@ surgery in subclasses can find them. `plan_generator` and `receptive_field`
 are pure Python and importable without TensorFlow.
 """
 
+import inspect
 import math
 
 from kgan.errors import UserError
@@ -418,6 +419,16 @@ DISCRIMINATOR_FIELDS = (
     "spectral_norm",
     "sync_batch_norm",
 )
+
+
+# The builders' keyword defaults, by name: `kgan.config.Config` reads its
+# network fields' defaults from here, so each is written once, in the builder.
+NETWORK_DEFAULTS = {
+    name: parameter.default
+    for builder in (build_generator, build_discriminator)
+    for name, parameter in inspect.signature(builder).parameters.items()
+    if name in GENERATOR_FIELDS + DISCRIMINATOR_FIELDS
+}
 
 
 def build_networks(config, image_shape, num_classes=None):

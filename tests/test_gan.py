@@ -355,3 +355,18 @@ def test_lsgan_example_trains_a_few_steps():
     assert float(gan.discriminator_loss(logits, logits, 1.0, 0.0)) == pytest.approx(
         0.5 * (1 + 1) / 2 + 0.5 * (0 + 4) / 2
     )
+
+
+def test_a_notebook_builds_the_networks_train_py_builds():
+    # The builders hold the network defaults; Config reads them from there.
+    from kgan.config import Config
+    from kgan.networks import build_discriminator, build_generator, build_networks
+
+    keras.utils.set_random_seed(0)
+    cli = build_networks(Config(), (28, 28, 1))
+    keras.utils.set_random_seed(0)
+    notebook = build_generator((28, 28, 1)), build_discriminator((28, 28, 1))
+    for mine, theirs in zip(notebook, cli, strict=True):
+        assert [layer.get_config() for layer in mine.layers] == [
+            layer.get_config() for layer in theirs.layers
+        ]
