@@ -1,0 +1,211 @@
+"""kgan.health: each check fires on a window built by hand for it, and stays quiet otherwise.
+
+No model and no Keras: the checks are functions of measurements.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kgan.health import SUGGESTIONS, Cause, Finding, HealthStatus, HealthThresholds, advice, checks
+
+T = HealthThresholds()
+STEPS = T.window
+
+
+def _window(**overrides):
+    """A balanced window of `STEPS` steps (constant values), with `overrides` as arrays."""
+    values = {
+        "d_loss": 1.36,
+        "g_loss": 0.72,
+        "d_real_acc": 0.62,
+        "d_fake_acc": 0.55,
+        "d_grad_norm": 3.0,
+        "g_grad_norm": 0.6,
+    }
+    values.update(overrides)
+    return {
+        key: np.broadcast_to(np.asarray(v, float), (STEPS,)).copy() for key, v in values.items()
+    }
+
+
+def test_importing_kgan_health_loads_neither_tensorflow_nor_keras():
+    code = "import sys, kgan.health; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+# === Step checks ===
+
+
+def test_a_nan_or_inf_step_metric_is_non_convergence_naming_the_metrics():
+    step = {key: float(v[0]) for key, v in _window().items()}
+    assert checks.non_finite_metrics(step, 12) is None
+    finding = checks.non_finite_metrics(dict(step, g_loss=np.inf, d_grad_norm=np.nan), 12)
+    assert finding.failure == "non_convergence" and finding.advice == "diverged"
+    assert finding.evidence == "g_loss, d_grad_norm became inf at step 12"
+
+
+def test_losses_whose_median_passes_the_limit_have_diverged():
+    assert checks.diverged_losses(_window(), T) is None
+    finding = checks.diverged_losses(_window(g_loss=np.geomspace(1, 1e5, STEPS)), T)
+    assert finding.failure == "non_convergence"
+    assert "median d_loss 1.36, g_loss 318 over the last 50 steps (limit 10" in finding.evidence
+    # A NaN median (a NaN step still in the window) is the per-step check's, not this one's.
+    losses = np.full(STEPS, 1.36)
+    losses[::2] = np.nan
+    assert checks.diverged_losses(_window(d_loss=losses), T) is None
+
+
+def test_d_winning_while_g_gradient_fades_below_three_quarters_of_its_peak():
+    winning = _window(d_real_acc=0.98, d_fake_acc=0.99, g_grad_norm=5.0)
+    finding = checks.diminished_gradient(winning, T, g_grad_peak=10.0)
+    assert finding.failure == "diminished_gradient" and finding.may_be_overfitting
+    assert "in 100% of the last 50 steps" in finding.evidence
+    assert "fell to 5, 50% of its peak 10" in finding.evidence
+    # G's gradient at 80% of its peak, or D winning on only half the steps: quiet.
+    assert checks.diminished_gradient(winning, T, g_grad_peak=6.25) is None
+    half = (np.arange(STEPS) % 2).astype(float)
+    assert checks.diminished_gradient(dict(winning, d_real_acc=half), T, 10.0) is None
+
+
+def test_a_d_loss_swinging_more_than_its_level_is_unstable():
+    assert checks.unstable(_window(), T) is None
+    finding = checks.unstable(_window(d_loss=np.where(np.arange(STEPS) % 3 == 0, 6.0, 0.9)), T)
+    assert finding.failure == "unstable" and finding.advice == "unstable"
+    assert "between 0.9 and 6 (10th-90th percentile) around 0.9" in finding.evidence
+    assert "a spread of 5.10 times its level" in finding.evidence
+
+
+def test_check_window_counts_the_peak_and_stops_at_diverged_losses():
+    findings, peak = checks.check_window(_window(g_grad_norm=2.0), T, g_grad_peak=1.0)
+    assert findings == [] and peak == 2.0
+    # A diverged window is the only finding, and its gradient norm is no peak.
+    exploding = _window(d_loss=50.0, g_grad_norm=99.0, d_real_acc=1.0, d_fake_acc=1.0)
+    findings, peak = checks.check_window(exploding, T, g_grad_peak=2.0)
+    assert [f.failure for f in findings] == ["non_convergence"] and peak == 2.0
+    # Fading and swinging at once: both named.
+    both = _window(
+        d_loss=np.where(np.arange(STEPS) % 3 == 0, 6.0, 0.9),
+        d_real_acc=0.99,
+        d_fake_acc=0.99,
+        g_grad_norm=1.0,
+    )
+    findings, peak = checks.check_window(both, T, g_grad_peak=4.0)
+    assert [f.failure for f in findings] == ["diminished_gradient", "unstable"] and peak == 4.0
+
+
+@pytest.mark.parametrize(
+    "augment, p, kimg, expected",
+    [
+        ("off", 0.0, None, "--augment=adaptive"),
+        ("fixed", 0.5, None, "raise --augment_p (now 0.50)"),
+        ("adaptive", 0.2, 100.0, "lower --ada_kimg (now 100)"),
+        ("adaptive", 1.0, 100.0, "at full strength (p = 1.00)"),
+    ],
+)
+def test_d_sure_of_the_real_images_is_the_overfitting_cause(augment, p, kimg, expected):
+    window = _window(d_real_sign=0.97, augment_p=p)
+    cause = checks.d_overfitting(window, T, augment, kimg)
+    assert isinstance(cause, Cause) and cause.name == "d_overfitting"
+    assert "it calls 98% of the real images" in cause.evidence and "= 0.97" in cause.evidence
+    assert expected in cause.suggestion
+
+
+def test_no_overfitting_cause_without_the_signal_or_below_its_threshold():
+    assert checks.d_overfitting(_window(), T) is None
+    assert checks.d_overfitting(dict(_window(), d_real_sign=[]), T) is None
+    assert checks.d_overfitting(_window(d_real_sign=0.89), T) is None
+    # No augment_p logged: p reads as 0.
+    cause = checks.d_overfitting(_window(d_real_sign=0.95), T, "fixed")
+    assert "now 0.00" in cause.suggestion
+
+
+# === Epoch checks ===
+
+
+def test_generator_output_with_nan_is_non_convergence():
+    images = np.zeros((4, 8, 8, 1), np.float32)
+    assert checks.non_finite_samples(images) is None
+    images[2, 3, 3] = np.nan
+    assert checks.non_finite_samples(images).failure == "non_convergence"
+
+
+def test_a_batch_below_the_diversity_floor_is_one_image():
+    finding = checks.lost_diversity([0.004], 256, T)
+    assert finding.failure == "mode_collapse" and finding.may_be_overfitting
+    assert "batch of 256 is one image" in finding.evidence and "of real images'" in finding.evidence
+    assert checks.lost_diversity([0.006], 256, T) is None
+    # In pixel units there is no floor to compare with.
+    assert checks.lost_diversity([0.004], 256, T, relative=False) is None
+
+
+def test_diversity_halving_from_a_diverse_best_is_mode_collapse():
+    finding = checks.lost_diversity([0.1, 0.6, 0.29], 256, T)
+    assert "lost diversity: 0.29 of real images', down from 0.6" in finding.evidence
+    assert checks.lost_diversity([0.1, 0.6, 0.31], 256, T) is None
+    # A best below min_best_diversity is an early batch, alike anyway.
+    assert checks.lost_diversity([0.19, 0.05], 256, T) is None
+    # In pixel units any positive best counts.
+    assert "in pixel units" in checks.lost_diversity([0.19, 0.05], 256, T, False).evidence
+
+
+def test_coverage_three_classes_below_its_best_is_mode_collapse():
+    assert checks.lost_classes([3], T) is None
+    assert checks.lost_classes([3, 10, 8], T) is None
+    finding = checks.lost_classes([3, 10, 8, 7], T)
+    assert finding.evidence == "the samples cover 7 classes, down from 10"
+
+
+def test_copies_count_only_after_the_samples_were_diverse():
+    assert checks.filled_with_copies([1.0, 0.9], T) is None  # early samples are alike
+    assert checks.filled_with_copies([1.0, 0.11, 0.9], T) is None  # never below 0.1
+    finding = checks.filled_with_copies([1.0, 0.01, 0.03, 0.9], T)
+    assert "90% of the evaluated samples have a near-copy" in finding.evidence
+    assert "up from 1%" in finding.evidence
+    assert checks.filled_with_copies([1.0, 0.01, 0.5], T) is None  # at the threshold
+
+
+def test_fcd_that_stops_improving_or_turns_nan_is_non_convergence():
+    assert checks.non_finite_fcd(12.0) is None
+    assert checks.non_finite_fcd(float("nan")).evidence == "FCD is nan"
+    improving = list(enumerate([80, 60, 45, 35, 28, 24, 21], start=1))
+    assert checks.stalled(improving, T) is None
+    flat = list(enumerate([80, 60, 45, 46, 47, 45.5, 48, 46], start=1))
+    assert checks.stalled(flat[:-1], T) is None  # its last 5 hold 45, well below 60 before
+    finding = checks.stalled(flat, T)
+    assert finding.failure == "non_convergence" and finding.advice == "stalled"
+    assert "no quality gain in the last 5 evaluations: best FCD of them 45.5" in finding.evidence
+    assert "best before 45 (epoch 3: 45)" in finding.evidence
+
+
+# === Advice and records ===
+
+
+def test_suggestions_name_the_learning_rate_that_stands_out():
+    assert advice.suggest("mode_collapse", (2e-4, 2e-4)) == SUGGESTIONS["mode_collapse"]
+    assert advice.suggest("unstable") == SUGGESTIONS["unstable"]
+    fast_d = advice.suggest("diminished_gradient", (2e-4, 1e-2))
+    assert "--d_lr=0.01 is 50x --g_lr=0.0002; use one rate for both" in fast_d
+    assert "(now 0.002 and 0.002;" in advice.suggest("unstable", (2e-3, 2e-3))
+    assert "bring it down to --d_lr's value" in advice.suggest("unstable", (1e-2, 2e-4))
+    assert advice.suggest("diverged", (1.0, 1.0)).endswith("Now: --g_lr=1, --d_lr=1.")
+
+
+def test_a_record_is_a_health_jsonl_line_with_its_cause():
+    finding = Finding("mode_collapse", "one image", "mode_collapse", may_be_overfitting=True)
+    record = finding.record(3, 120)
+    assert list(record) == ["epoch", "step", "failure", "evidence", "suggestion"]
+    assert record["suggestion"] == SUGGESTIONS["mode_collapse"]
+    blamed = finding.record(3, 120, cause=Cause("d_overfitting", "D overfits", "augment"))
+    assert blamed["evidence"] == "one image; the cause: D overfits"
+    assert blamed["suggestion"] == "augment" and blamed["cause"] == "d_overfitting"
+    assert finding.record(3, 120, suggestion="lower --g_lr")["suggestion"] == "lower --g_lr"
+
+
+def test_an_epoch_status_is_its_most_severe_failure():
+    assert HealthStatus.worst(set()) == "ok"
+    assert HealthStatus.worst({"unstable", "mode_collapse"}) == "mode_collapse"
+    assert float(HealthStatus.worst({"non_convergence", "unstable"})) == 4.0
