@@ -4,7 +4,8 @@ A checkpoint is a folder `checkpoints/ckpt-NNNNNNNNN` (the global step,
 zero-padded) holding a `tf.train.Checkpoint` of the GAN (generator,
 discriminator, both optimizers, label-noise variables, every seed
 generator's state, the loss trackers, and whatever else the model tracks,
-EMA weights included) and `state.json` (step, epoch, the config).
+EMA weights included) and `state.json` (step, epoch, the config, and how
+many times the run has rolled back after diverging: `kgan.rollback`).
 
 It is written under a temporary name (`.tmp-...`) and renamed into place
 once complete, so a crash at any moment (even `kill -9` halfway through a
@@ -144,6 +145,8 @@ class TrainingCheckpoint:
         self.write_directory = write_directory or directory
         self.keep = max(int(keep), 1)
         self.last_saved = None
+        # Rollbacks after a divergence so far: read from and written to state.json.
+        self.rollbacks = 0
         # By name, so a subclass may add, drop or reorder trackers.
         self.trackers = {metric.name: list(metric.variables) for metric in gan.metrics}
         # `gan` reaches the networks, optimizers and model variables by
@@ -171,6 +174,7 @@ class TrainingCheckpoint:
             "epoch": int(epoch),
             "steps_per_epoch": int(steps_per_epoch),
             "config": config or {},
+            "rollbacks": int(self.rollbacks),
         }
         try:
             os.makedirs(temporary)
@@ -196,6 +200,12 @@ class TrainingCheckpoint:
             shutil.rmtree(old, ignore_errors=True)
         return final
 
+    def remove_after(self, step):
+        """Deletes the checkpoints written after `step` (ones a rollback gave up on)."""
+        for path in list_checkpoints(self.write_directory):
+            if _step_of(os.path.basename(path)) > step:
+                shutil.rmtree(path, ignore_errors=True)
+
     def remove_partial_writes(self):
         """Deletes temporary folders left by a crash in the middle of a save."""
         if not os.path.isdir(self.write_directory):
@@ -206,18 +216,21 @@ class TrainingCheckpoint:
 
     # === Restoring ===
 
-    def restore_latest(self, config=None, steps_per_epoch=None):
+    def restore_latest(self, config=None, steps_per_epoch=None, before_step=None):
         """Restores the newest readable checkpoint; returns a `ResumePoint` or None.
 
         Args:
             config: the current config as a dict; the run is refused if a
                 field outside `RESUMABLE_CHANGES` differs from the saved one.
             steps_per_epoch: the current steps per epoch; must match.
+            before_step: restore only a checkpoint of an earlier step.
 
         Raises:
             UserError: a checkpoint of a different config, or none readable.
         """
         paths = list_checkpoints(self.directory)
+        if before_step is not None:
+            paths = [p for p in paths if _step_of(os.path.basename(p)) < before_step]
         failures = []
         for path in paths:
             try:
@@ -245,6 +258,7 @@ class TrainingCheckpoint:
             step = int(state["step"])
             per_epoch = int(state["steps_per_epoch"])
             self.last_saved = path
+            self.rollbacks = int(state.get("rollbacks", 0))
             return ResumePoint(
                 path=path,
                 step=step,

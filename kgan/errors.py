@@ -13,4 +13,13 @@ class NonFiniteLossError(UserError):
     """Training diverged: a loss became NaN or infinite.
 
     The message names the step and the last good checkpoint.
+
+    Attributes:
+        step: the global step whose loss was not finite (None if unknown).
+        key: the loss that was not finite, e.g. `"d_loss"` (None if unknown).
     """
+
+    def __init__(self, message, step=None, key=None):
+        super().__init__(message)
+        self.step = step
+        self.key = key

@@ -82,6 +82,10 @@ class RunFolder:
     def resume(self, gan, strategy):
         """Makes the checkpoint and restores the newest one into `gan`, if any.
 
+        A fresh run saves its untrained state as checkpoint 0 first, so a run
+        that diverges before its first checkpoint rolls back to the start
+        (`kgan.rollback`), and a run killed after that rollback resumes.
+
         Returns:
             The `ResumePoint`, or None for a fresh run.
         """
@@ -89,9 +93,9 @@ class RunFolder:
             gan, self.checkpoints_read, write_directory=self.path("checkpoints")
         )
         self.checkpoint.remove_partial_writes()
-        with strategy.scope():
-            self.point = self.checkpoint.restore_latest(self.config.to_dict(), self.steps_per_epoch)
-        self.clock = GlobalStep(initial_step=self.initial_step)
+        self.restore(strategy)
+        if not self.point:
+            self.checkpoint.save(0, 0, self.steps_per_epoch, self.config.to_dict())
         if self.point:
             logging.info(
                 "resuming from %s: step %d, epoch %d of %d%s",
@@ -104,6 +108,23 @@ class RunFolder:
                 else "",
             )
         atomic_write(self.path("config.json"), self.config.to_json())
+        return self.point
+
+    def restore(self, strategy, before_step=None):
+        """Restores the newest checkpoint into the model and restarts the clock at its step.
+
+        Args:
+            strategy: the `tf.distribute.Strategy` the model was built in.
+            before_step: restore only a checkpoint of an earlier step.
+
+        Returns:
+            The `ResumePoint`, or None when there is no checkpoint.
+        """
+        with strategy.scope():
+            self.point = self.checkpoint.restore_latest(
+                self.config.to_dict(), self.steps_per_epoch, before_step=before_step
+            )
+        self.clock = GlobalStep(initial_step=self.initial_step)
         return self.point
 
     @property

@@ -32,6 +32,7 @@ from kgan.networks import build_networks, describe_discriminator, plan_generator
 from kgan.parts import parts_from_config
 from kgan.precision import resolve_precision
 from kgan.quiet import quiet_info_logs
+from kgan.rollback import fit_surviving_divergence
 from kgan.run_folder import RunFolder
 
 
@@ -145,8 +146,10 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     Raises:
         UserError: for anything about the data or the output folder that the
             user can fix; raised before any training happens. Also when a
-            loss turns NaN (`NonFiniteLossError`) or a write fails mid-run,
-            naming the last good checkpoint.
+            loss turns NaN (`NonFiniteLossError`) after three rollbacks to
+            the last good checkpoint at half the learning rates
+            (`kgan.rollback`), or a write fails mid-run, naming the last
+            good checkpoint.
     """
     # === Setup: devices first (a multi-worker strategy must start before TF runs anything) ===
     strategy = make_strategy(config.strategy, config.devices)
@@ -179,33 +182,19 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
 
     # === Resume: weights, optimizers, seeds and the data stream continue where they stopped ===
     run.resume(gan, strategy)
-    dataset, _ = make_dataset(  # the same steps per epoch as run.steps_per_epoch
-        source,
-        config.batch_size,
-        seed=config.seed,
-        output=config.g_output,
-        with_labels=conditional,
-        steps_per_epoch=config.steps_per_epoch,
-        start_step=run.initial_step,
-        steps_per_execution=config.steps_per_execution,
-    )
 
-    # === Fit ===
+    # === Fit: a NaN rolls back to the last checkpoint at half the learning rates ===
     history = {}
     if run.initial_epoch < config.epochs:
         try:
             # TF logs each collective op it sets up and each checkpoint shard.
             with quiet_info_logs():
-                history = gan.fit(
-                    dataset,
-                    epochs=config.epochs,
-                    initial_epoch=run.initial_epoch,
-                    steps_per_epoch=run.steps_per_epoch,
-                    callbacks=standard_callbacks(run, gan, source, evaluator, callbacks),
-                    # The dataset is shuffled already; a live bar only on a terminal.
-                    shuffle=False,
-                    verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,
-                ).history
+                history = fit_surviving_divergence(
+                    lambda: _fit(run, gan, source, evaluator, callbacks, conditional, verbose),
+                    run,
+                    gan,
+                    strategy,
+                )
         except OSError as e:
             raise UserError(
                 f"cannot write under {run.directory} ({e.strerror or e}); free disk space and "
@@ -219,3 +208,28 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     generator_path = gan.export_generator(run.path("generator"))
     logging.info("generator exported to %s", generator_path)
     return TrainingResult(gan, history, config, generator_path)
+
+
+def _fit(run, gan, source, evaluator, callbacks, conditional, verbose):
+    """Fits `gan` from where `run` stands (its step, clock and checkpoint); returns the history."""
+    config = run.config
+    dataset, _ = make_dataset(  # the same steps per epoch as run.steps_per_epoch
+        source,
+        config.batch_size,
+        seed=config.seed,
+        output=config.g_output,
+        with_labels=conditional,
+        steps_per_epoch=config.steps_per_epoch,
+        start_step=run.initial_step,
+        steps_per_execution=config.steps_per_execution,
+    )
+    return gan.fit(
+        dataset,
+        epochs=config.epochs,
+        initial_epoch=run.initial_epoch,
+        steps_per_epoch=run.steps_per_epoch,
+        callbacks=standard_callbacks(run, gan, source, evaluator, callbacks),
+        # The dataset is shuffled already; a live bar only on a terminal.
+        shuffle=False,
+        verbose=(1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose,
+    ).history

@@ -61,18 +61,18 @@ def test_a_full_disk_mid_run_stops_clearly_and_the_rerun_resumes(
     write = tf.train.Checkpoint.write
     calls = []
 
-    def full_at_the_second_checkpoint(self, prefix, *args, **kwargs):
-        calls.append(prefix)
-        if len(calls) == 2:
+    def full_at_the_third_checkpoint(self, prefix, *args, **kwargs):
+        calls.append(prefix)  # step 0 (the start), 3, then 6
+        if len(calls) == 3:
             raise OSError(28, "No space left on device")
         return write(self, prefix, *args, **kwargs)
 
-    monkeypatch.setattr(tf.train.Checkpoint, "write", full_at_the_second_checkpoint)
+    monkeypatch.setattr(tf.train.Checkpoint, "write", full_at_the_third_checkpoint)
     with pytest.raises(UserError, match="No space left on device") as error:
         train(config, verbose=0)
     assert "checkpoint of step 6" in str(error.value)
     folder = os.path.join(config.out_dir, "checkpoints")
-    assert os.listdir(folder) == ["ckpt-000000003"]
+    assert sorted(os.listdir(folder)) == ["ckpt-000000000", "ckpt-000000003"]
     monkeypatch.undo()
 
     with caplog.at_level(logging.INFO):

@@ -45,5 +45,7 @@ class StopOnNonFiniteLoss(StepCallback):
                 )
                 raise NonFiniteLossError(
                     f"{key} became {float(value)} at step {self.step}; training stopped. {saved} "
-                    "If it diverges again, lower --d_lr/--g_lr in a fresh --out_dir."
+                    "If it diverges again, lower --d_lr/--g_lr in a fresh --out_dir.",
+                    step=self.step,
+                    key=key,
                 )
