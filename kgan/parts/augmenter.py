@@ -1,7 +1,6 @@
 """What D sees: DiffAugment at a probability that is fixed or tuned by ADA."""
 
 import keras
-from keras import ops
 
 from kgan import augment as augmentation
 from kgan.config import DEFAULTS
@@ -95,8 +94,3 @@ class Augmenter(keras.layers.Layer):
             "target": self.target,
             "kimg": self.kimg,
         }
-
-
-def current_p(augmenter):
-    """`augmenter`'s probability as a float32 tensor; 0 with no augmenter."""
-    return ops.zeros(()) if augmenter is None else ops.convert_to_tensor(augmenter.p)
