@@ -72,7 +72,13 @@ def evaluate_from_config(config):
         output["classifier_accuracy"] = classifier.accuracy if classifier else None
         return json.dumps(output, sort_keys=True)
     lines = [f"dataset: {evaluator.data.name} ({evaluator.data.split})"]
-    if classifier:
+    if evaluator.features == "self-supervised":
+        lines.append(
+            "no labels: features of a label-free extractor trained on the images "
+            f"({classifier.info.get('train_images')} images), {classifier.num_classes} "
+            "k-means clusters as classes"
+        )
+    elif classifier:
         lines.append(
             f"classifier: {100 * classifier.accuracy:.2f}% accuracy on "
             f"{classifier.info['held_out_images']} held-out images"

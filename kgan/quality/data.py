@@ -141,21 +141,24 @@ def _from_one_split(name, images, labels):
     size = images.shape[1]
     order = np.random.default_rng(SPLIT_SEED).permutation(len(images))
     image_shape = (size, size, images.shape[-1])
+    held_out = min(int(round(len(images) * (1 - TRAIN_FRACTION) / 2)), MAX_HELD_OUT)
+    reference, floor = order[:held_out], order[held_out : 2 * held_out]
+    train = order[2 * held_out :][:MAX_TRAIN]
     if labels is None:
-        half = min(len(images) // 2, MAX_HELD_OUT)
+        # The label-free feature extractor (kgan.quality.ssl) trains on the first part.
         return _checked(
             EvalData(
                 name=name,
                 image_shape=image_shape,
                 num_classes=None,
-                split=f"one unlabelled split: reference {half}, floor {half} images",
-                reference_images=images[order[:half]],
-                floor_images=images[order[half : 2 * half]],
+                split=_split_note(len(train), held_out, held_out, "one unlabelled split").replace(
+                    "classifier", "feature extractor"
+                ),
+                reference_images=images[reference],
+                floor_images=images[floor],
+                train_images=images[train],
             )
         )
-    held_out = min(int(round(len(images) * (1 - TRAIN_FRACTION) / 2)), MAX_HELD_OUT)
-    reference, floor = order[:held_out], order[held_out : 2 * held_out]
-    train = order[2 * held_out :][:MAX_TRAIN]
     return _checked(
         EvalData(
             name=name,

@@ -30,6 +30,7 @@ LABELLED_KEYS = (
     "recall",
 )
 UNLABELLED_KEYS = ("diversity", "duplicates")
+FEATURES = ("auto", "classifier", "ssl")  # the feature extractors `from_dataset` can use
 KEYS = LABELLED_KEYS + UNLABELLED_KEYS
 
 DIVERSITY_BATCH = 1000  # the fixed batch the label-free checks look at
@@ -82,9 +83,16 @@ class Evaluator:
 
     @classmethod
     def from_dataset(
-        cls, dataset, data_dir=None, image_size=0, cache_dir=None, classifier_epochs=None, **kwargs
+        cls,
+        dataset,
+        data_dir=None,
+        image_size=0,
+        cache_dir=None,
+        classifier_epochs=None,
+        features="auto",
+        **kwargs,
     ):
-        """Loads and splits `dataset` and loads (or trains once) its classifier.
+        """Loads and splits `dataset` and loads (or trains once) its feature extractor.
 
         Args:
             dataset: a TFDS name or a local IDX folder, `.npz` or image folder.
@@ -94,26 +102,43 @@ class Evaluator:
                 `~/.cache/kgan`).
             classifier_epochs: the classifier's training epochs (part of its
                 cache key); None: the recipe's (`default_epochs`).
+            features: `"classifier"` (the dataset classifier; an unlabelled
+                dataset gets the label-free checks only), `"ssl"` (the
+                label-free contrastive extractor of `kgan.quality.ssl`) or
+                `"auto"` (the classifier where there are labels, else ssl).
             **kwargs: passed to `Evaluator`.
         """
         from kgan.quality.classifier import load_or_train_classifier
+        from kgan.quality.ssl import load_or_train_ssl_extractor
 
+        if features not in FEATURES:
+            raise ValueError(f"features={features!r} is not one of {', '.join(FEATURES)}")
         data = load_eval_data(dataset, data_dir, image_size)
-        classifier = None
-        if data.labelled:
-            classifier = load_or_train_classifier(data, cache_dir, classifier_epochs)
-        return cls(data, classifier, **kwargs)
+        extractor = None
+        if features == "ssl" or (features == "auto" and not data.labelled):
+            extractor = load_or_train_ssl_extractor(data, cache_dir)
+        elif data.labelled:
+            extractor = load_or_train_classifier(data, cache_dir, classifier_epochs)
+        return cls(data, extractor, **kwargs)
+
+    @property
+    def features(self):
+        """What the feature-space metrics use: `"classifier"`, `"self-supervised"` or None."""
+        if self.classifier is None:
+            return None
+        return getattr(self.classifier, "kind", "classifier")
 
     @property
     def labelled(self):
         return self.classifier is not None
 
-    def score_images(self, images, seed=0):
+    def score_images(self, images, seed=0, kid=True):
         """Scores `(N, H, W, C)` images in [-1, 1] against the reference set.
 
         Args:
             images: generated (or real) images.
             seed: seed of KID's random subsets.
+            kid: compute KID (the slowest metric; None when False).
 
         Returns:
             A dict with the `KEYS` (label-based ones None for an unlabelled
@@ -149,9 +174,10 @@ class Evaluator:
         features = features / self.feature_scale
         reference = self.reference_features
         result["fcd"] = metrics.frechet_distance(features, reference)
-        result["kid"], result["kid_std"] = metrics.kernel_distance(
-            features, reference, self.kid_subsets, self.kid_subset_size, seed
-        )
+        if kid:
+            result["kid"], result["kid_std"] = metrics.kernel_distance(
+                features, reference, self.kid_subsets, self.kid_subset_size, seed
+            )
         result["classifier_score"], _ = metrics.classifier_score(probabilities)
         covered, counted, kl = metrics.class_coverage(probabilities, self.reference_histogram)
         result.update(classes_covered=covered, classes_counted=counted, class_kl=kl)
@@ -178,7 +204,7 @@ class Evaluator:
         images = generate(generator, num_samples, seed, self.data.num_classes)
         return self.score_images(images, seed)
 
-    def floor(self, num_samples=None, seed=0):
+    def floor(self, num_samples=None, seed=0, kid=True):
         """Scores real held-out images (never in the reference) like a generator.
 
         Args:
@@ -189,7 +215,7 @@ class Evaluator:
         images = self.data.floor_images
         if num_samples:
             images = images[:num_samples]
-        return self.score_images(to_float(images), seed)
+        return self.score_images(to_float(images), seed, kid)
 
 
 def _shape(shape):
