@@ -543,12 +543,27 @@ class Config(_Settings):
 
     # === Quality and health (kgan.quality, GANHealthMonitor) ===
     eval_every: int = _field(
-        0,
-        "Score samples (FCD, KID, ...) every N epochs and keep the best generator; 0: off.",
+        1,
+        "Run the quality probe (FCD, precision/recall, class mix, copies) every N epochs; "
+        "the health monitor judges with it and generator/ keeps the best generator; 0: off.",
         low=0,
     )
     eval_samples: int = _field(
-        2000, "Samples per evaluation; 2000 cost a few seconds for MNIST on 2 CPU cores.", low=100
+        1000,
+        "Samples per probe: 1000 separate a collapsed run from a healthy one on MNIST and "
+        "cost under 5% of a default run (docs/health-monitor.md).",
+        low=100,
+    )
+    eval_features: str = _field(
+        "auto",
+        "The probe's feature space: the dataset's classifier where it has labels, else a "
+        "label-free extractor trained once on its images (kgan.quality.ssl).",
+        choices=("auto", "classifier", "ssl"),
+    )
+    keep_best: bool = _field(
+        True,
+        "Export the generator with the best probe FCD as generator/ (the last one goes to "
+        "generator_last/): a run that got worse late still gives its best.",
     )
     on_failure: str = _field(
         "warn",

@@ -269,6 +269,29 @@ def _health_section(findings, unreadable, exists, rows):
     return "".join(parts)
 
 
+def _best_section(out_dir):
+    """Which epoch `generator/` holds, from `generator.json` (the quality probe's best)."""
+    path = os.path.join(out_dir, "generator.json")
+    if not os.path.exists(path):
+        return ""
+    try:
+        with open(path) as f:
+            best = json.load(f)
+    except (OSError, ValueError):
+        return "<p>generator.json could not be read.</p>"
+    scores = ", ".join(
+        f"{key} {best[key]:.4g}"
+        for key in ("fcd", "precision", "recall", "class_kl")
+        if isinstance(best.get(key), (int, float))
+    )
+    return (
+        f'<p class="ok"><code>generator/</code> is the generator of epoch '
+        f"{html.escape(str(best.get('epoch')))} (step {html.escape(str(best.get('step')))}), "
+        f"the best the quality probe saw: {html.escape(scores)}. The last one is in "
+        "<code>generator_last/</code>.</p>"
+    )
+
+
 def _config_section(config):
     if not config:
         return "<p>No <code>config.json</code> in this run.</p>"
@@ -344,6 +367,7 @@ def render_report(out_dir):
 <h2>Training curves</h2>
 <div class="row">{"".join(training) or "<p>No history yet.</p>"}</div>
 <h2>Quality</h2>
+{_best_section(out_dir)}
 {quality_html}
 {others_html}
 <h2>Health</h2>

@@ -6,10 +6,12 @@ benchmarks call it directly. A run writes under `config.out_dir`:
     config.json            the resolved config
     history.csv            one row of metrics per epoch
     samples/epoch_NNN.png  the fixed-latent sample grid after each epoch
-    generator/             the SavedModel generator (`serve` endpoint)
+    generator/             the SavedModel generator (`serve` endpoint): the best the
+                           quality probe saw (`keep_best`), else the last
+    generator.json         which epoch and probe scores generator/ holds (`keep_best`)
+    generator_last/        the generator of the last step (`keep_best`)
     checkpoints/ckpt-N/    the two newest checkpoints; rerunning resumes from them
     health.jsonl           the failures the health monitor named, if any
-    best_generator/        the generator with the best FCD (with --eval_every)
     tensorboard/           TensorBoard logs (`config.tensorboard`)
     report.html            the self-contained report page (`config.report`)
     progress.gif           the sample grids over epochs, animated (`config.report`)
@@ -17,12 +19,15 @@ benchmarks call it directly. A run writes under `config.out_dir`:
 
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 import sys
 
 import keras
 import tensorflow as tf
 
+from kgan.callbacks.quality_evaluation import export_with_weights, load_weights
 from kgan.callbacks.standard import prepare_evaluator, standard_callbacks
 from kgan.data import load_source, make_dataset
 from kgan.distribute import make_strategy, worker_role
@@ -205,9 +210,41 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
         logging.info("the run in %s has already done its %d epochs", run.directory, config.epochs)
 
     # === Export: the weight-averaged generator when --ema is on, as sample() uses ===
-    generator_path = gan.export_generator(run.path("generator"))
-    logging.info("generator exported to %s", generator_path)
+    generator_path = export_generators(run, gan)
     return TrainingResult(gan, history, config, generator_path)
+
+
+def export_generators(run, gan):
+    """Exports the last generator; `generator/` is the probe's best where it kept one.
+
+    With `keep_best` and a probe, `QualityEvaluation` kept the best
+    generator's weights (`generator.weights.npz`, its epoch and scores in
+    `generator.json`) and exported it as `generator/` when training ended;
+    the last generator goes to `generator_last/`. Otherwise the last one
+    is `generator/`.
+
+    Returns:
+        The path of `generator/`.
+    """
+    best = run.path("generator")
+    kept = f"{best}.weights.npz"
+    if not (run.config.keep_best and run.config.eval_every and os.path.exists(kept)):
+        path = gan.export_generator(best)
+        logging.info("generator exported to %s", path)
+        return path
+    last = gan.export_generator(run.path("generator_last"))
+    if not os.path.exists(os.path.join(best, "saved_model.pb")):  # training did not end here
+        export_with_weights(gan, load_weights(kept), best)
+    with open(f"{best}.json") as f:
+        summary = json.load(f)
+    logging.info(
+        "generator/ is the best generator the quality probe saw (epoch %s, FCD %.4g); "
+        "the last one is in %s",
+        summary.get("epoch"),
+        summary.get("fcd") or float("nan"),
+        last,
+    )
+    return best
 
 
 def _fit(run, gan, source, evaluator, callbacks, conditional, verbose):

@@ -218,7 +218,7 @@ def test_health_status_reads_as_its_name_and_counts_as_a_number(tmp_path):
     status = HealthStatus("mode_collapse")
     assert status == "mode_collapse" and status != "ok" and str(status) == "mode_collapse"
     assert not HealthStatus("ok") != "ok"
-    assert float(status) == 3.0 and HealthStatus("ok") == 0
+    assert float(status) == 4.0 and HealthStatus("ok") == 0
     path = str(tmp_path / "history.csv")
     history = HistoryCSV(path)
     history.on_train_begin()
@@ -312,3 +312,35 @@ def test_a_generator_ignoring_its_noise_is_mode_collapse(mnist_dir, tmp_path):
     result, failures = _run(mnist_dir, tmp_path, gan_class=ConstantGAN, epochs=1)
     assert failures == ["mode_collapse"]
     assert result.history["health"] == ["mode_collapse"]
+
+
+def test_the_probe_names_a_collapse_and_a_run_getting_worse(tiny_gan):
+    from types import SimpleNamespace
+
+    floor = {"precision": 0.9, "recall": 0.9, "fcd": 0.6}
+    monitor = _monitor(tiny_gan, probe=SimpleNamespace(floor=floor))
+    collapsed = {"fcd": 50.0, "precision": 0.8, "recall": 0.01, "class_kl": 0.9}
+    collapsed.update(classes_covered=8, classes_counted=10, duplicates=0.0)
+    healthy = {**collapsed, "recall": 0.5, "class_kl": 0.1, "classes_covered": 10}
+    statuses = _epoch_logs(monitor, [healthy, collapsed, collapsed])
+    assert statuses == ["ok", "ok", "mode_collapse"]
+    finding = monitor.findings[0]
+    assert "quality probe's last 2 evaluations" in finding["evidence"]
+    assert "recall 0.01; real images 0.90" in finding["evidence"]
+    # kgan's defaults (beta_1 0.5): the usual advice, no momentum to blame.
+    assert not finding["suggestion"].startswith("set --beta_1")
+
+    naive = _monitor(tiny_gan, probe=SimpleNamespace(floor=floor))
+    old_beta_1 = tiny_gan.g_optimizer.beta_1
+    tiny_gan.g_optimizer.beta_1 = 0.9
+    try:
+        _epoch_logs(naive, [collapsed, collapsed])
+    finally:
+        tiny_gan.g_optimizer.beta_1 = old_beta_1
+    assert naive.findings[0]["suggestion"].startswith("set --beta_1=0.5")
+
+    worse = _monitor(tiny_gan, probe=SimpleNamespace(floor=floor))
+    fcds = [30, 20, 18, 19, 20.5, 22]
+    statuses = _epoch_logs(worse, [{**healthy, "fcd": f} for f in fcds])
+    assert statuses == ["ok"] * 5 + ["getting_worse"]
+    assert "its best 18 at epoch 3" in worse.findings[0]["evidence"]

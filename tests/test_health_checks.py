@@ -179,6 +179,53 @@ def test_fcd_that_stops_improving_or_turns_nan_is_non_convergence():
     assert finding.failure == "non_convergence" and finding.advice == "stalled"
     assert "no quality gain in the last 5 evaluations: best FCD of them 45.5" in finding.evidence
     assert "best before 45 (epoch 3: 45)" in finding.evidence
+    # Levelled off near real images' own FCD: converged, not stalled.
+    assert checks.stalled(flat, T, floor_fcd=1.0) is None
+    far = checks.stalled(flat, T, floor_fcd=0.5)
+    assert "90x real images' 0.5 (limit 50x)" in far.evidence
+
+
+# === The quality probe ===
+
+FLOOR = {"precision": 0.9, "recall": 0.9, "fcd": 0.6}
+HEALTHY = {"precision": 0.7, "recall": 0.5, "class_kl": 0.1, "classes_covered": 10}
+COLLAPSED = {"precision": 0.8, "recall": 0.02, "class_kl": 0.9, "classes_covered": 6}
+for probe in (HEALTHY, COLLAPSED):
+    probe["classes_counted"] = 10
+
+
+def test_the_probe_names_a_collapse_that_two_probes_in_a_row_show():
+    assert checks.probe_collapse([COLLAPSED], FLOOR, T) is None  # one probe is not enough
+    assert checks.probe_collapse([HEALTHY, COLLAPSED], FLOOR, T) is None
+    finding = checks.probe_collapse([HEALTHY, COLLAPSED, COLLAPSED], FLOOR, T)
+    assert finding.failure == "mode_collapse" and finding.may_be_overfitting
+    assert "recall 0.02; real images 0.90, threshold 15% of it" in finding.evidence
+    assert "KL 0.90 > 0.5" in finding.evidence and "only 6 of 10 classes" in finding.evidence
+
+
+def test_one_sign_alone_is_what_every_run_shows_early():
+    # A healthy run's first probes: realistic but narrow samples, every class there.
+    early = {**HEALTHY, "recall": 0.0, "precision": 0.99}
+    assert checks.probe_collapse([early, early], FLOOR, T) is None
+    # Unrealistic samples with low recall are not a collapse (just bad samples).
+    blurry = {**COLLAPSED, "precision": 0.1, "class_kl": 0.2, "classes_covered": 10}
+    assert checks.probe_collapse([blurry, blurry], FLOOR, T) is None
+    # Without a floor, recall counts for nothing; KL and missing classes still do.
+    assert checks.probe_collapse([COLLAPSED, COLLAPSED], None, T) is not None
+
+
+def test_getting_worse_needs_a_run_of_rises_well_above_the_best():
+    fcds = list(enumerate([50, 30, 20, 21, 23, 25], start=1))
+    finding = checks.getting_worse(fcds, T)
+    assert finding.failure == "getting_worse" and finding.advice == "getting_worse"
+    assert "rose in each of the last 3 probes, to 25, 25% above its best 20 at epoch 3" in (
+        finding.evidence
+    )
+    assert checks.getting_worse(fcds[:-1], T) is None  # 23: only 15% above, 2 rises
+    noisy = list(enumerate([50, 30, 20, 24, 22, 25, 26], start=1))
+    assert checks.getting_worse(noisy, T) is None  # a fall in between
+    flat = list(enumerate([50, 30, 20, 20.5, 20.8, 21], start=1))
+    assert checks.getting_worse(flat, T) is None  # rising, but within 10% of the best
 
 
 # === Advice and records ===
@@ -192,6 +239,14 @@ def test_suggestions_name_the_learning_rate_that_stands_out():
     assert "(now 0.002 and 0.002;" in advice.suggest("unstable", (2e-3, 2e-3))
     assert "bring it down to --d_lr's value" in advice.suggest("unstable", (1e-2, 2e-4))
     assert advice.suggest("diverged", (1.0, 1.0)).endswith("Now: --g_lr=1, --d_lr=1.")
+
+
+def test_adam_momentum_above_dcgans_is_the_first_suggestion():
+    naive = advice.suggest("mode_collapse", (1.5e-4, 1.5e-4), beta_1=0.9)
+    assert naive.startswith("set --beta_1=0.5: Adam's default momentum 0.9 is what fails")
+    assert naive.endswith(SUGGESTIONS["mode_collapse"])
+    assert advice.suggest("mode_collapse", (2e-4, 2e-4), beta_1=0.5) == SUGGESTIONS["mode_collapse"]
+    assert "--beta_1" not in advice.suggest("getting_worse", beta_1=0.9)
 
 
 def test_a_record_is_a_health_jsonl_line_with_its_cause():
@@ -208,4 +263,5 @@ def test_a_record_is_a_health_jsonl_line_with_its_cause():
 def test_an_epoch_status_is_its_most_severe_failure():
     assert HealthStatus.worst(set()) == "ok"
     assert HealthStatus.worst({"unstable", "mode_collapse"}) == "mode_collapse"
-    assert float(HealthStatus.worst({"non_convergence", "unstable"})) == 4.0
+    assert float(HealthStatus.worst({"non_convergence", "unstable"})) == 5.0
+    assert HealthStatus.worst({"getting_worse", "unstable"}) == "unstable"

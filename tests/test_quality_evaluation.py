@@ -65,16 +65,16 @@ def test_metrics_reach_history_tensorboard_and_the_best_generator(
         assert scalars[tag] == pytest.approx(expected, rel=1e-6), tag
     assert scalars["epoch_health"] == {0: 0.0, 1: 0.0, 2: 0.0}  # "ok" counts as 0
 
-    with open(out_dir / "best_generator.json") as f:
+    # generator/ is the probe's best; the last one is generator_last/.
+    with open(out_dir / "generator.json") as f:
         best = json.load(f)
-    assert best["epoch"] in (2, 3)
+    assert best["epoch"] in (2, 3) and best["features"] == "classifier"
     assert best["fcd"] == min(float(r["fcd"]) for r in rows[1:])
-    loaded = tf.saved_model.load(str(out_dir / "best_generator"))
-    assert loaded.serve(tf.zeros((2, 8))).shape == (2, 28, 28, 1)
-    assert sorted(p for p in os.listdir(out_dir) if "best" in p) == [
-        "best_generator",
-        "best_generator.json",
-    ]
+    assert result.generator_path == str(out_dir / "generator")
+    for name in ("generator", "generator_last"):
+        loaded = tf.saved_model.load(str(out_dir / name))
+        assert loaded.serve(tf.zeros((2, 8))).shape == (2, 28, 28, 1)
+    assert not [p for p in os.listdir(out_dir) if "best" in p]
 
 
 class _StubEvaluator:
@@ -88,8 +88,9 @@ class _StubEvaluator:
         self.fcds = list(fcds)
         self.keys = KEYS
         self.data = SimpleNamespace(num_classes=None)
+        self.features = "classifier"
 
-    def score_images(self, images, seed):
+    def score_images(self, images, seed, kid=True):
         result = {key: 0.5 for key in self.keys}
         result["fcd"] = self.fcds.pop(0)
         return result
@@ -100,8 +101,7 @@ def test_a_resumed_run_keeps_the_best_generator_it_already_exported(tiny_gan, tm
 
     from kgan.callbacks import QualityEvaluation
 
-    best_dir = str(tmp_path / "best_generator")
-    os.makedirs(best_dir)
+    best_dir = str(tmp_path / "generator")
     with open(f"{best_dir}.json", "w") as f:
         json.dump({"epoch": 4, "fcd": 1.0}, f)
     callback = QualityEvaluation(_StubEvaluator([5.0, 0.5]), num_samples=8, best_dir=best_dir)
@@ -109,10 +109,20 @@ def test_a_resumed_run_keeps_the_best_generator_it_already_exported(tiny_gan, tm
     callback.on_train_begin()
     assert callback.best_fcd == 1.0
     callback.on_epoch_end(4)  # FCD 5: worse than the run's best before the crash
-    assert os.listdir(best_dir) == [] and callback.best_epoch == 4
-    callback.on_epoch_end(5)  # FCD 0.5: a new best, exported
+    assert not os.path.exists(callback.weights_path) and callback.best_epoch == 4
+    callback.on_epoch_end(5)  # FCD 0.5: a new best, its weights kept at once
     with open(f"{best_dir}.json") as f:
         assert json.load(f)["epoch"] == 6
-    loaded = tf.saved_model.load(best_dir)
+    assert os.path.exists(callback.weights_path) and not os.path.exists(best_dir)
     z = np.zeros((2, 8), "float32")
-    np.testing.assert_allclose(loaded.serve(z), tiny_gan.sample(z), atol=1e-5)
+    expected = np.asarray(tiny_gan.sample(z))
+    # The generator trains on; the export at the end is still epoch 6's.
+    tiny_gan.generator.set_weights([w + 0.1 for w in tiny_gan.generator.get_weights()])
+    callback.on_train_end()
+    loaded = tf.saved_model.load(best_dir)
+    np.testing.assert_allclose(loaded.serve(z), expected, atol=1e-5)
+    # A new callback (a resumed run) picks up the kept weights.
+    again = QualityEvaluation(_StubEvaluator([]), num_samples=8, best_dir=best_dir)
+    again.set_model(tiny_gan)
+    again.on_train_begin()
+    assert again.best_epoch == 6 and len(again.best_weights) == len(callback.best_weights)

@@ -17,6 +17,7 @@ from kgan.health.checks import OVERFITTING_KEYS, STEP_KEYS, HealthThresholds
 from kgan.health.findings import FAILURES, HealthStatus
 from kgan.networks import condition_classes
 from kgan.quality import metrics
+from kgan.quality.evaluator import KEYS as PROBE_KEYS
 
 # The names this module held before the checks moved to kgan.health.
 __all__ = [
@@ -68,6 +69,9 @@ class GANHealthMonitor(StepCallback):
         clock: the run's `GlobalStep`, whose step the findings carry
             (default: one of its own, starting from the generator
             optimizer's step count).
+        probe: the run's `QualityEvaluation` (placed before this callback),
+            whose `floor` (real images' scores) scales the probe's checks;
+            None judges recall and precision against nothing.
 
     Example:
 
@@ -85,8 +89,10 @@ class GANHealthMonitor(StepCallback):
         thresholds=None,
         initial_epoch=0,
         clock=None,
+        probe=None,
     ):
         super().__init__(clock)
+        self.probe = probe
         if on_failure not in ON_FAILURE:
             raise ValueError(f"on_failure={on_failure!r} is not one of {', '.join(ON_FAILURE)}.")
         self.out_dir = out_dir
@@ -108,7 +114,13 @@ class GANHealthMonitor(StepCallback):
         self.history = {key: collections.deque(maxlen=window) for key in keys}
         self.g_grad_peak = 0.0
         # Every epoch's measurement so far; fcd as (epoch, fcd).
-        self.epochs = {"diversity": [], "classes_covered": [], "duplicates": [], "fcd": []}
+        self.epochs = {
+            "diversity": [],
+            "classes_covered": [],
+            "duplicates": [],
+            "fcd": [],
+            "probes": [],
+        }
         self.epoch_failures = set()
         shape = (self.num_samples, self.model.latent_dim)
         self.latents = keras.random.normal(shape, seed=self.seed)
@@ -157,9 +169,13 @@ class GANHealthMonitor(StepCallback):
         self.report(checks.lost_diversity(diversities, self.num_samples, self.thresholds, relative))
 
     def check_quality(self, logs):
-        """Checks the metrics a `QualityEvaluation` added to this epoch's logs."""
+        """Checks the quality probe's metrics (a `QualityEvaluation`'s) in this epoch's logs."""
         t, epochs = self.thresholds, self.epochs
         covered, duplicates, fcd = (logs.get(k) for k in ("classes_covered", "duplicates", "fcd"))
+        floor = self.probe.floor if self.probe is not None and fcd is not None else None
+        if fcd is not None:
+            epochs["probes"].append({key: logs.get(key) for key in PROBE_KEYS})
+            self.report(checks.probe_collapse(epochs["probes"], floor, t))
         if covered is not None and math.isfinite(covered):
             epochs["classes_covered"].append(int(covered))
             self.report(checks.lost_classes(epochs["classes_covered"], t))
@@ -169,7 +185,8 @@ class GANHealthMonitor(StepCallback):
         if fcd is None or self.report(checks.non_finite_fcd(fcd)):
             return
         epochs["fcd"].append((self.epoch + 1, float(fcd)))
-        self.report(checks.stalled(epochs["fcd"], t))
+        self.report(checks.stalled(epochs["fcd"], t, (floor or {}).get("fcd")))
+        self.report(checks.getting_worse(epochs["fcd"], t))
 
     # === Reporting ===
 
@@ -192,7 +209,7 @@ class GANHealthMonitor(StepCallback):
             cause = checks.d_overfitting(
                 getattr(self, "history", {}), self.thresholds, augment, kimg
             )
-        suggestion = advice.suggest(finding.advice, rates)
+        suggestion = advice.suggest(finding.advice, rates, adam_beta_1(self.model))
         record = finding.record(self.epoch + 1, self.step, suggestion, cause)
         self.findings.append(record)
         logging.warning(
@@ -226,6 +243,14 @@ def learning_rates(model):
             float(keras.ops.convert_to_numpy(optimizer.learning_rate))
             for optimizer in (model.g_optimizer, model.d_optimizer)
         )
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def adam_beta_1(model):
+    """Adam's beta_1 of a kgan GAN's generator optimizer, or None if unreadable."""
+    try:
+        return float(model.g_optimizer.beta_1)
     except (AttributeError, TypeError, ValueError):
         return None
 

@@ -22,6 +22,7 @@ from kgan.callbacks.report_page import ReportPage
 from kgan.callbacks.sample_snapshot import SampleSnapshot
 from kgan.callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
 from kgan.callbacks.tensorboard_logger import TensorBoardLogger
+from kgan.errors import UserError
 from kgan.networks import condition_classes
 
 REAL_SAMPLE = 256  # real images that scale the health monitor's diversity
@@ -39,8 +40,9 @@ def standard_callbacks(run, gan, source, evaluator=None, extra=()):
     3. StopOnNonFiniteLoss: a NaN stops the run before anything is written.
     4. LabelNoiseSchedule: this epoch's label noise, into the model.
     5. SampleSnapshot: `samples/epoch_NNN.png` -> 10, 11.
-    6. QualityEvaluation (`eval_every > 0`): `fcd`, ... into the epoch logs
-       -> 7, 8; `best_generator/`.
+    6. QualityEvaluation, the quality probe (`eval_every > 0`): `fcd`, ...
+       into the epoch logs -> 7, 8; the best generator as `generator/`
+       (`keep_best`).
     7. GANHealthMonitor: `health` into the epoch logs -> 8;
        `health.jsonl` -> 10, 11.
     8. HistoryCSV: every key of the epoch logs -> `history.csv` -> 11.
@@ -64,6 +66,15 @@ def standard_callbacks(run, gan, source, evaluator=None, extra=()):
     """
     config, clock, point = run.config, run.clock, run.point
     num_classes = condition_classes(gan.generator)
+    probe = None
+    if evaluator is not None:
+        probe = QualityEvaluation(
+            evaluator,
+            every=config.eval_every,
+            num_samples=config.eval_samples,
+            seed=config.seed,
+            best_dir=run.path("generator") if config.keep_best else None,
+        )
     callbacks = [
         MidEpochResume(run.steps_per_epoch, point.steps_into_epoch, point.tracker_values)
         if point
@@ -78,21 +89,14 @@ def standard_callbacks(run, gan, source, evaluator=None, extra=()):
             if num_classes is None
             else keras.ops.arange(config.num_samples) % num_classes,
         ),
-        None
-        if evaluator is None
-        else QualityEvaluation(
-            evaluator,
-            every=config.eval_every,
-            num_samples=config.eval_samples,
-            seed=config.seed,
-            best_dir=run.path("best_generator"),
-        ),
+        probe,
         GANHealthMonitor(
             run.directory,
             on_failure=config.on_failure,
             real_images=real_sample(source),
             initial_epoch=run.initial_epoch,
             clock=clock,
+            probe=probe,
         ),
         HistoryCSV(run.path("history.csv"), initial_epoch=run.initial_epoch),
         *extra,
@@ -140,25 +144,40 @@ def real_sample(source, count=REAL_SAMPLE):
 
 
 def prepare_evaluator(config):
-    """The `Evaluator` of `config.dataset` when `eval_every` asks for one, else None.
+    """The quality probe's `Evaluator` of `config.dataset`, or None when off or impossible.
 
-    Called before the run seeds its RNGs: training the classifier (once per
-    dataset, then cached) seeds them itself, and a run must not depend on
-    whether the classifier was cached.
+    Called before the run seeds its RNGs: training the feature extractor
+    (once per dataset, then cached) seeds them itself, and a run must not
+    depend on whether it was cached. A probe that cannot be built (too few
+    images to hold some out, say) is reported in one line and the run goes
+    on without it.
     """
     if not config.eval_every:
         return None
     from kgan.quality import Evaluator
 
-    evaluator = Evaluator.from_dataset(config.dataset, config.data_dir, config.image_size)
+    try:
+        evaluator = Evaluator.from_dataset(
+            config.dataset, config.data_dir, config.image_size, features=config.eval_features
+        )
+    except (UserError, ValueError) as e:
+        logging.warning("quality probe off: %s", str(e).rstrip("."))
+        return None
     if evaluator.classifier is None:
         logging.info(
-            "%s has no labels: evaluation reports diversity and duplicates only", config.dataset
+            "quality probe (%s): %s has no labels; it reports diversity and duplicates only",
+            evaluator.data.split,
+            config.dataset,
+        )
+    elif evaluator.features == "classifier":
+        logging.info(
+            "quality probe: the dataset classifier's features, %.2f%% held-out accuracy (%s)",
+            100 * evaluator.classifier.accuracy,
+            evaluator.data.split,
         )
     else:
         logging.info(
-            "evaluation classifier: %.2f%% held-out accuracy (%s)",
-            100 * evaluator.classifier.accuracy,
+            "quality probe: label-free features trained on the real images (%s)",
             evaluator.data.split,
         )
     return evaluator

@@ -28,7 +28,15 @@ Epoch checks (every epoch's measurement so far, this epoch's last):
 - `lost_classes`, `filled_with_copies`: `classes_covered` `coverage_drop`
   below its best, `duplicates` above its threshold after a diverse state;
 - `non_finite_fcd`, `stalled`: FCD NaN/Inf, or no improvement by
-  `min_improvement` (relative) in `patience` evaluations.
+  `min_improvement` (relative) in `patience` evaluations;
+- `probe_collapse`: mode collapse in the quality probe's feature space:
+  in each of `collapse_probes` probes in a row, at least `collapse_signs`
+  of three signs: samples that look real (precision) but cover little of
+  the real images (recall), a class mix far from the real one
+  (`class_kl`), classes left out (`missing_classes`). One sign alone is
+  what every run shows in its first few hundred steps;
+- `getting_worse`: the probe's FCD rose in `worse_probes` probes in a row,
+  ending `worse_margin` above its best.
 
 Example:
 
@@ -69,6 +77,7 @@ class HealthThresholds:
     loss_limit: float = 10.0
     patience: int = 5
     min_improvement: float = 0.02
+    stall_factor: float = 50.0  # stalled counts only this far above real images' own FCD
     # --- unstable: D's loss swings, relative to its level ---
     loss_spread: float = 1.0
     # --- mode collapse ---
@@ -77,6 +86,15 @@ class HealthThresholds:
     min_best_diversity: float = 0.2
     coverage_drop: int = 3
     duplicates: float = 0.5
+    # --- the quality probe (kgan.callbacks.QualityEvaluation), against real images' scores ---
+    collapse_probes: int = 2  # consecutive probes that must agree...
+    collapse_signs: int = 2  # ...each showing this many of the three signs below
+    recall_share: float = 0.15  # recall below this share of real images' recall...
+    precision_share: float = 0.6  # ...while precision is above this share of theirs
+    class_kl: float = 0.5  # the class mix's KL from the real mix (real images: ~0.01)
+    missing_classes: int = 2  # classes (or clusters) the samples leave out
+    worse_probes: int = 3  # FCD rose in this many probes in a row...
+    worse_margin: float = 0.1  # ...and ended this much above its best
     # --- the cause: D has memorised the training images (Karras et al. 2020) ---
     overfit_sign: float = 0.9
 
@@ -291,12 +309,17 @@ def non_finite_fcd(fcd):
     return Finding("non_convergence", f"FCD is {fcd}", "diverged")
 
 
-def stalled(fcds, thresholds):
+def stalled(fcds, thresholds, floor_fcd=None):
     """Non-convergence if FCD did not improve by `min_improvement` in `patience` evaluations.
+
+    A run whose FCD levels off near real images' own (`floor_fcd`, the
+    probe's floor) has converged: the check fires only while the best FCD
+    is above `stall_factor` times the floor.
 
     Args:
         fcds: `[(epoch, fcd), ...]` of every evaluation so far, this one last.
         thresholds: a `HealthThresholds`.
+        floor_fcd: real held-out images' FCD under the same settings, or None.
     """
     t = thresholds
     if len(fcds) <= t.patience:
@@ -306,9 +329,93 @@ def stalled(fcds, thresholds):
     if not recent > before * (1.0 - t.min_improvement):
         return None
     best_epoch, best = min(fcds, key=lambda item: item[1])
+    far = ""
+    if floor_fcd:
+        if not best > t.stall_factor * floor_fcd:
+            return None
+        far = f", {best / floor_fcd:.0f}x real images' {floor_fcd:.3g} (limit {t.stall_factor:g}x)"
     return Finding(
         "non_convergence",
         f"no quality gain in the last {t.patience} evaluations: best FCD of them "
-        f"{recent:.4g}, best before {before:.4g} (epoch {best_epoch}: {best:.4g})",
+        f"{recent:.4g}, best before {before:.4g} (epoch {best_epoch}: {best:.4g}{far})",
         "stalled",
+    )
+
+
+def _collapse_signs(probe, floor, t):
+    """What in one probe (`{metric: value}`) says the samples cover too few modes."""
+    signs = []
+    recall, precision = probe.get("recall"), probe.get("precision")
+    real_recall = (floor or {}).get("recall") or 0.0
+    real_precision = (floor or {}).get("precision") or 0.0
+    if (
+        recall is not None
+        and precision is not None
+        and real_recall > 0
+        and recall < t.recall_share * real_recall
+        and precision >= t.precision_share * real_precision
+    ):
+        signs.append(
+            f"the samples look real (precision {precision:.2f}; real images {real_precision:.2f}) "
+            f"but cover little of the real images (recall {recall:.2f}; real images "
+            f"{real_recall:.2f}, threshold {t.recall_share:.0%} of it)"
+        )
+    kl = probe.get("class_kl")
+    if kl is not None and math.isfinite(kl) and kl > t.class_kl:
+        signs.append(f"the class mix is far from the real one (KL {kl:.2f} > {t.class_kl:g})")
+    covered, counted = probe.get("classes_covered"), probe.get("classes_counted")
+    if covered is not None and counted and covered <= counted - t.missing_classes:
+        signs.append(f"only {covered:g} of {counted:g} classes appear")
+    return signs
+
+
+def probe_collapse(probes, floor, thresholds):
+    """Mode collapse seen by the quality probe in `collapse_probes` probes in a row.
+
+    Args:
+        probes: every probe so far, this one last: `{metric: value}` dicts
+            with the keys of `kgan.quality.evaluator.KEYS` (and `epoch`).
+        floor: the same metrics of real held-out images (the probe's floor),
+            or None; recall and precision are judged against it.
+        thresholds: a `HealthThresholds`.
+
+    Returns:
+        A `Finding` whose evidence gives the latest probe's signs, or None.
+    """
+    t = thresholds
+    if len(probes) < t.collapse_probes:
+        return None
+    signs = [_collapse_signs(probe, floor, t) for probe in probes[-t.collapse_probes :]]
+    if not all(len(found) >= t.collapse_signs for found in signs):
+        return None
+    return Finding(
+        "mode_collapse",
+        f"in the quality probe's last {t.collapse_probes} evaluations, {'; '.join(signs[-1])}",
+        "mode_collapse",
+        may_be_overfitting=True,
+    )
+
+
+def getting_worse(fcds, thresholds):
+    """FCD rose in each of the last `worse_probes` probes and ended `worse_margin` above its best.
+
+    Args:
+        fcds: `[(epoch, fcd), ...]` of every probe so far, this one last.
+        thresholds: a `HealthThresholds`.
+    """
+    t = thresholds
+    if len(fcds) <= t.worse_probes:
+        return None
+    recent = [f for _, f in fcds[-t.worse_probes - 1 :]]
+    best_epoch, best = min(fcds, key=lambda item: item[1])
+    rising = all(b > a for a, b in zip(recent[:-1], recent[1:], strict=True))
+    if not (rising and recent[-1] > (1.0 + t.worse_margin) * best):
+        return None
+    return Finding(
+        "getting_worse",
+        f"the quality probe's FCD rose in each of the last {t.worse_probes} probes, to "
+        f"{recent[-1]:.4g}, {recent[-1] / best - 1:.0%} above its best {best:.4g} at epoch "
+        f"{best_epoch} (threshold {t.worse_margin:.0%})",
+        "getting_worse",
+        may_be_overfitting=True,
     )

@@ -5,7 +5,9 @@ import dataclasses
 from kgan.health import advice
 
 # Ascending severity: an epoch's `health` is the most severe failure seen in it.
-FAILURES = ("unstable", "diminished_gradient", "mode_collapse", "non_convergence")
+# "getting_worse" is not one of the four failures: the quality probe's distance rose
+# for several probes in a row, and the best generator so far is what the run exports.
+FAILURES = ("getting_worse", "unstable", "diminished_gradient", "mode_collapse", "non_convergence")
 
 
 @dataclasses.dataclass(frozen=True)
