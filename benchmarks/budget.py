@@ -163,10 +163,12 @@ def train_tutorial(dataset, marks, score, unit="seconds", seed=0, batch_size=256
 
 
 def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
-    """Trains `config` for `steps` steps with the health monitor on, then scores it.
+    """Trains `config` for `steps` steps with the probe and health monitor on, then scores it.
 
     The engine of the step-budget tables (ablation, ladder, robustness):
-    one run, one score at the end, and what the monitor named on the way.
+    one run, one score at the end, and what the monitor named on the way,
+    judging with the quality probe as `train.py` does (every epoch,
+    `config.eval_samples` samples).
 
     Returns:
         A dict: `seconds`, `steps`, `health` (the sorted failure names the
@@ -177,18 +179,28 @@ def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
     import os
     import tempfile
 
-    from kgan.callbacks import GANHealthMonitor
+    from kgan.callbacks import GANHealthMonitor, QualityEvaluation
     from kgan.quality import evaluate_generator
+    from kgan.quality.evaluator import get_evaluator
     from kgan.quality.generators import Generator
 
     with tempfile.TemporaryDirectory() as out_dir:
-        monitor = GANHealthMonitor(out_dir=out_dir, on_failure="warn")
+        probe = None
+        if config.eval_every:
+            probe = QualityEvaluation(
+                get_evaluator(config.dataset),
+                every=config.eval_every,
+                num_samples=config.eval_samples,
+                seed=config.seed,
+            )
+        monitor = GANHealthMonitor(out_dir=out_dir, on_failure="warn", probe=probe)
 
         def score(sample_fn):
             generator = Generator(lambda z, c=None: sample_fn(z), config.latent_dim, False, name)
             return evaluate_generator(generator, config.dataset, num_samples=num_samples, seed=0)
 
-        marks, _ = train_kgan(config, [steps], score, unit="steps", callbacks=[monitor], grids=grid)
+        callbacks = [c for c in (probe, monitor) if c is not None]
+        marks, _ = train_kgan(config, [steps], score, unit="steps", callbacks=callbacks, grids=grid)
         findings_path = os.path.join(out_dir, "health.jsonl")
         findings = []
         if os.path.exists(findings_path):
