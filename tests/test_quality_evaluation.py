@@ -10,9 +10,11 @@ import pytest
 import tensorflow as tf
 
 import kgan.training
+from kgan.health import HealthStatus
 from tests.conftest import tiny_config
 
-METRICS = ["fcd", "kid", "kid_std", "classifier_score", "classes_covered", "class_kl"]
+# The probe leaves KID out (the slowest metric; FCD decides).
+METRICS = ["fcd", "classifier_score", "classes_covered", "class_kl"]
 METRICS += ["precision", "recall"]
 
 
@@ -54,7 +56,9 @@ def test_metrics_reach_history_tensorboard_and_the_best_generator(
     # Evaluated after epoch 2 (every 2) and after the last epoch (3).
     assert [r["fcd"] != "" for r in rows] == [False, True, True]
     assert set(METRICS) <= set(rows[1]) and float(rows[1]["fcd"]) > 0
-    assert [r["health"] for r in rows] == ["ok", "ok", "ok"]
+    assert "kid" not in rows[1]
+    # Two probes in a row can name a collapse (a 30-step generator is one); one cannot.
+    assert [r["health"] for r in rows][:2] == ["ok", "ok"]
     assert result.history["fcd"] == [float(rows[1]["fcd"]), float(rows[2]["fcd"])]
 
     scalars = _tensorboard_scalars(str(tmp_path / "logs"))
@@ -63,7 +67,8 @@ def test_metrics_reach_history_tensorboard_and_the_best_generator(
     for tag, column in (("epoch_fcd", "fcd"), ("epoch_recall", "recall")):
         expected = {1: float(rows[1][column]), 2: float(rows[2][column])}
         assert scalars[tag] == pytest.approx(expected, rel=1e-6), tag
-    assert scalars["epoch_health"] == {0: 0.0, 1: 0.0, 2: 0.0}  # "ok" counts as 0
+    health = {0: 0.0, 1: 0.0, 2: float(HealthStatus(rows[2]["health"]))}  # "ok" counts as 0
+    assert scalars["epoch_health"] == health
 
     # generator/ is the probe's best; the last one is generator_last/.
     with open(out_dir / "generator.json") as f:

@@ -1,6 +1,7 @@
 """Names the four GAN failures while training runs, with evidence and a fix to try."""
 
 import collections
+import csv
 import json
 import logging
 import math
@@ -128,6 +129,28 @@ class GANHealthMonitor(StepCallback):
         self.conditions = keras.ops.arange(self.num_samples) % num_classes if num_classes else None
         if self.out_dir:
             keep_findings(os.path.join(self.out_dir, "health.jsonl"), self.initial_epoch)
+            self.replay_probes(os.path.join(self.out_dir, "history.csv"))
+
+    def replay_probes(self, path):
+        """A resumed run: the probes of the epochs already done, from `history.csv`.
+
+        The probe checks look back over several probes; a resume must judge
+        as the uninterrupted run does.
+        """
+        if not self.initial_epoch or not os.path.exists(path):
+            return
+        with open(path) as f:
+            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= self.initial_epoch]
+        for row in rows:
+            logs = {key: _number(row.get(key)) for key in PROBE_KEYS}
+            if logs["fcd"] is None:
+                continue
+            self.epochs["probes"].append(logs)
+            self.epochs["fcd"].append((int(row["epoch"]), logs["fcd"]))
+            if logs["classes_covered"] is not None:
+                self.epochs["classes_covered"].append(int(logs["classes_covered"]))
+            if logs["duplicates"] is not None:
+                self.epochs["duplicates"].append(logs["duplicates"])
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
@@ -224,6 +247,14 @@ class GANHealthMonitor(StepCallback):
             logging.warning("health: stopping training (on_failure=stop)")
             self.model.stop_training = True
         return True
+
+
+def _number(text):
+    """A `history.csv` cell as a float, or None when empty."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
 
 
 def keep_findings(path, last_epoch):
