@@ -128,7 +128,7 @@ def report(records):
         what = ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items()))
         epochs = sorted(r["first_epoch"] for r in named)
         first = f"{epochs[0]}-{epochs[-1]}" if epochs else "-"
-        share = [r["probe_seconds"] / r["wall_seconds"] for r in ok if r["wall_seconds"]]
+        share = [r["probe_seconds"] / r["wall_seconds"] for r in ok if r.get("probe_seconds")]
         shares = f"{min(share):.1%}-{max(share):.1%}" if share else "-"
         bests = sorted(r["best_epoch"] for r in ok if r.get("best_epoch"))
         best = f"{bests[0]}-{bests[-1]}" if bests else "-"

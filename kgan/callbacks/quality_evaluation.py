@@ -74,8 +74,10 @@ class QualityEvaluation(keras.callbacks.Callback):
     def floor(self):
         """Real held-out images scored as `num_samples` generated ones would be (computed once)."""
         if self._floor is None:
+            start = time.perf_counter()
             size = min(self.num_samples, len(self.evaluator.data.floor_images))
             self._floor = self.evaluator.floor(size, self.seed, kid=self.kid)
+            self.seconds += time.perf_counter() - start
         return self._floor
 
     # === The best generator: its weights on disk as soon as it is best, exported at the end ===
