@@ -9,6 +9,7 @@ benchmarks call it directly. A run writes under `config.out_dir`:
     generator/             the SavedModel generator (`serve` endpoint): the best the
                            quality probe saw (`keep_best`), else the last
     generator.json         which epoch and probe scores generator/ holds (`keep_best`)
+    generator.weights.npz  its weights, kept as soon as it was best (a resume reads them)
     generator_last/        the generator of the last step (`keep_best`)
     checkpoints/ckpt-N/    the two newest checkpoints; rerunning resumes from them
     health.jsonl           the failures the health monitor named, if any
