@@ -554,6 +554,13 @@ class Config(_Settings):
         "cost under 5% of a default run (docs/health-monitor.md).",
         low=100,
     )
+    eval_budget: float = _field(
+        0.05,
+        "The probe's largest share of the wall time: epochs are skipped to stay within it "
+        "(64x64 colour on 2 CPU cores: 8.5 s a probe, 150 s an epoch); 0: no limit.",
+        low=0,
+        high=1,
+    )
     eval_features: str = _field(
         "auto",
         "The probe's feature space: the dataset's classifier where it has labels, else a "

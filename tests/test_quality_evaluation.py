@@ -131,3 +131,36 @@ def test_a_resumed_run_keeps_the_best_generator_it_already_exported(tiny_gan, tm
     again.set_model(tiny_gan)
     again.on_train_begin()
     assert again.best_epoch == 6 and len(again.best_weights) == len(callback.best_weights)
+
+
+def test_the_probe_skips_epochs_to_stay_within_its_share_of_the_wall_time(tiny_gan, monkeypatch):
+    from kgan.callbacks import QualityEvaluation
+    from kgan.callbacks import quality_evaluation as module
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock["now"])
+
+    class Slow(_StubEvaluator):
+        def score_images(self, images, seed, kid=True):
+            clock["now"] += 10.0  # a probe: 10 s
+            return super().score_images(images, seed, kid)
+
+    probe = QualityEvaluation(Slow([50.0] * 20), num_samples=8, budget=0.05)
+    probe.set_model(tiny_gan)
+    probe.set_params({"epochs": 10})
+    probe.on_train_begin()
+    probed = []
+    for epoch in range(10):
+        clock["now"] += 90.0  # an epoch of training: 90 s
+        logs = {}
+        probe.on_epoch_end(epoch, logs)
+        probed.append("fcd" in logs)
+    # 10 s of 100 would be 10%: about every other epoch goes, and always the last.
+    assert probed[0] and probed[-1] and 3 <= sum(probed) <= 6
+    assert probe.seconds <= 0.05 * clock["now"] + 10.0
+    unlimited = QualityEvaluation(Slow([50.0] * 20), num_samples=8)
+    unlimited.set_model(tiny_gan)
+    unlimited.on_train_begin()
+    logs = {}
+    unlimited.on_epoch_end(0, logs)
+    assert "fcd" in logs

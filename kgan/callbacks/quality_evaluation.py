@@ -41,6 +41,9 @@ class QualityEvaluation(keras.callbacks.Callback):
             ends); None keeps none.
         kid: also compute KID (0.6 s per 1000 samples on 2 CPU cores; FCD
             alone decides the best generator).
+        budget: the largest share of the wall time (since training began)
+            the probe may take: an epoch whose probe would go past it is
+            skipped (the last epoch never is); None: no limit.
 
     Example:
 
@@ -56,6 +59,7 @@ class QualityEvaluation(keras.callbacks.Callback):
         seed=0,
         best_dir=None,
         kid=False,
+        budget=None,
     ):
         super().__init__()
         self.evaluator = evaluator
@@ -64,6 +68,7 @@ class QualityEvaluation(keras.callbacks.Callback):
         self.seed = int(seed)
         self.best_dir = best_dir
         self.kid = bool(kid)
+        self.budget = budget
         self.best_summary = None
         self.seconds = 0.0
         self.best_fcd = math.inf
@@ -94,6 +99,8 @@ class QualityEvaluation(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.epochs = self.params.get("epochs") if self.params else None
         self.best_weights = None
+        self.started = time.perf_counter()
+        self.last_cost = None
         # A resumed run must beat the best generator it already kept.
         if self.best_dir and os.path.exists(self.summary_path):
             with open(self.summary_path) as f:
@@ -113,9 +120,16 @@ class QualityEvaluation(keras.callbacks.Callback):
         conditional = len(model.generator.inputs) > 1
         return Generator(sample, int(model.latent_dim), conditional, "the generator")
 
+    def over_budget(self):
+        """Whether one more probe would take the probe's share of the wall time past `budget`."""
+        if not self.budget or self.last_cost is None:
+            return False
+        elapsed = time.perf_counter() - self.started
+        return self.seconds + self.last_cost > self.budget * (elapsed + self.last_cost)
+
     def on_epoch_end(self, epoch, logs=None):
         last = self.epochs is not None and epoch + 1 == self.epochs
-        if (epoch + 1) % self.every and not last:
+        if ((epoch + 1) % self.every or self.over_budget()) and not last:
             return
         start = time.perf_counter()
         images = generate(
@@ -124,7 +138,8 @@ class QualityEvaluation(keras.callbacks.Callback):
         result = self.evaluator.score_images(images, self.seed, kid=self.kid)
         if logs is not None:
             logs.update({key: result[key] for key in KEYS if result[key] is not None})
-        self.seconds += time.perf_counter() - start
+        self.last_cost = time.perf_counter() - start
+        self.seconds += self.last_cost
         shown = ", ".join(
             f"{key} {result[key]:.4g}" for key in KEYS if isinstance(result[key], (int, float))
         )

@@ -74,6 +74,7 @@ def standard_callbacks(run, gan, source, evaluator=None, extra=()):
             num_samples=config.eval_samples,
             seed=config.seed,
             best_dir=run.path("generator") if config.keep_best else None,
+            budget=config.eval_budget or None,
         )
     callbacks = [
         MidEpochResume(run.steps_per_epoch, point.steps_into_epoch, point.tracker_values)
