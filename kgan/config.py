@@ -555,9 +555,10 @@ class Config(_Settings):
         low=100,
     )
     eval_budget: float = _field(
-        0.05,
-        "The probe's largest share of the wall time: epochs are skipped to stay within it "
-        "(64x64 colour on 2 CPU cores: 8.5 s a probe, 150 s an epoch); 0: no limit.",
+        0.0,
+        "The probe's largest share of the wall time, e.g. 0.05: epochs are skipped to stay "
+        "within it (64x64 colour on 2 CPU cores: 8 s a probe, 80 s an epoch). 0, the default, "
+        "skips none: skipping by the clock would make a resumed run differ from an unbroken one.",
         low=0,
         high=1,
     )
