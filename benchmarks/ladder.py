@@ -30,6 +30,7 @@ from absl import app, flags  # noqa: E402
 from benchmarks.common import DIGITS, RESULTS, load_results, pyplot, write_table  # noqa: E402
 from benchmarks.sweep import (  # noqa: E402
     BUDGET_STEPS,
+    DCGAN_MODEL,
     RUNG0,
     SUCCESS_FACTOR,
     describe_named,
@@ -47,14 +48,7 @@ STEPS = (
     (
         "2_model",
         "+ Conv2DTranspose, tanh, LeakyReLU, dropout in D not G",
-        dict(
-            g_activation="leaky_relu",
-            d_activation="leaky_relu",
-            g_output="tanh",
-            upsample="conv_transpose",
-            g_dropout=0.0,
-            d_dropout=0.3,
-        ),
+        DCGAN_MODEL,
     ),
     ("3_adam", "+ Adam lr 2e-4, beta_1 0.5", dict(g_lr=2e-4, d_lr=2e-4, beta_1=0.5)),
     ("4_flip", "+ label flipping 10%", dict(label_flip=0.1)),

@@ -22,19 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from benchmarks.common import DATASETS, RESULTS, append_result, load_results, write_table  # noqa: E402
-from benchmarks.sweep import RUNG0  # noqa: E402
+from benchmarks.sweep import DCGAN_MODEL, RUNG0  # noqa: E402
 
 flags.DEFINE_string("dataset", "mnist", "Dataset (a key of DATASETS).")
 # Four of the ladder's rungs (benchmarks.ladder), from the naive try to kgan's defaults.
-MODEL = dict(
-    separate_batches=True,
-    g_activation="leaky_relu",
-    d_activation="leaky_relu",
-    g_output="tanh",
-    upsample="conv_transpose",
-    g_dropout=0.0,
-    d_dropout=0.3,
-)
+MODEL = {"separate_batches": True, **DCGAN_MODEL}
 RUNGS = {
     "0_naive": RUNG0,
     "2_model": {**RUNG0, **MODEL},

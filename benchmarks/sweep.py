@@ -44,6 +44,15 @@ RUNG0 = dict(
     augment="off",
     balance="off",
 )
+# The ladder's rung 2 on top of rung 1: the DCGAN architecture's choices.
+DCGAN_MODEL = dict(
+    g_activation="leaky_relu",
+    d_activation="leaky_relu",
+    g_output="tanh",
+    upsample="conv_transpose",
+    g_dropout=0.0,
+    d_dropout=0.3,
+)
 # Steps per Keras epoch: the per-epoch callbacks (the monitor's sample
 # check, the label-noise schedule) act every this many steps.
 EPOCH_STEPS = 312
