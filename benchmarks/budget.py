@@ -190,7 +190,7 @@ def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
             probe = QualityEvaluation(
                 get_evaluator(config.dataset),
                 every=config.eval_every,
-                num_samples=config.eval_samples,
+                num_samples=config.eval_samples or None,
                 seed=config.seed,
             )
         monitor = GANHealthMonitor(out_dir=out_dir, on_failure="warn", probe=probe)

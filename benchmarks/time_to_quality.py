@@ -85,7 +85,7 @@ def run(dataset, recipe):
             probe = QualityEvaluation(
                 get_evaluator(path),
                 every=config.eval_every,
-                num_samples=config.eval_samples,
+                num_samples=config.eval_samples or None,
                 seed=config.seed,
                 best_dir=best_dir,
             )

@@ -549,10 +549,12 @@ class Config(_Settings):
         low=0,
     )
     eval_samples: int = _field(
-        1000,
-        "Samples per probe: 1000 separate a collapsed run from a healthy one on MNIST and "
-        "cost under 5% of a default run (docs/health-monitor.md).",
-        low=100,
+        0,
+        "Samples per probe; 0: 1000 for images up to 32x32 (they separate a collapsed run "
+        "from a healthy one on MNIST), 500 above (each image costs twice as much, and small "
+        "colour datasets have short epochs): near 5% of a default run on 2 CPU cores "
+        "(docs/health-monitor.md). Else at least 100.",
+        low=0,
     )
     eval_budget: float = _field(
         0.0,
@@ -587,6 +589,11 @@ class Config(_Settings):
             raise UserError(
                 f"--devices={self.devices} is read by --strategy=mirrored or tpu only, "
                 f"not --strategy={self.strategy}."
+            )
+        if 0 < self.eval_samples < 100:
+            raise UserError(
+                f"--eval_samples={self.eval_samples} is too few to score a generator: "
+                "give at least 100, or 0 for the default."
             )
         if self.deterministic and self.jit_compile:
             raise UserError(

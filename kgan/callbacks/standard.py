@@ -71,7 +71,7 @@ def standard_callbacks(run, gan, source, evaluator=None, extra=()):
         probe = QualityEvaluation(
             evaluator,
             every=config.eval_every,
-            num_samples=config.eval_samples,
+            num_samples=config.eval_samples or None,
             seed=config.seed,
             best_dir=run.path("generator") if config.keep_best else None,
             budget=config.eval_budget or None,

@@ -26,7 +26,13 @@ import time
 import numpy as np
 
 from kgan.files import atomic_folder, atomic_write
-from kgan.quality.classifier import FEATURE_DIM, build_classifier, default_cache_dir
+from kgan.quality.classifier import (
+    FEATURE_DIM,
+    build_classifier,
+    default_cache_dir,
+    predict_batches,
+    traced,
+)
 from kgan.quality.data import to_float
 
 RECIPE_VERSION = 1  # bump when the architecture or training changes
@@ -112,11 +118,12 @@ class SelfSupervisedExtractor:
 
     def features(self, images, batch_size=500):
         """`(N, FEATURE_DIM)` float64 features of images in [-1, 1]."""
-        out = []
-        for start in range(0, len(images), batch_size):
-            batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
-            out.append(np.asarray(self._features(batch, training=False), dtype=np.float64))
-        return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM))
+        if not len(images):
+            return np.zeros((0, FEATURE_DIM))
+        if not hasattr(self, "_forward"):
+            self._forward = traced(self._features)
+        (features,) = predict_batches(self._forward, images, batch_size)
+        return features
 
     def features_and_probabilities(self, images, batch_size=500):
         """Returns `(features (N, D), one-hot clusters (N, clusters))` as float64 arrays."""
