@@ -146,6 +146,15 @@ class GAN(keras.Model):
         self.d_steps = int(d_steps)
         self.output_range = tuple(float(v) for v in output_range)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.LOGGED}
+        # The last step's own values, for `step_values()`. A plain tf.Variable
+        # kept off Keras' and TF's tracking: not a weight, not in checkpoints.
+        # Averaged over replicas when written, like the logs.
+        self.__dict__["_last_step"] = tf.Variable(
+            tf.fill([len(self.LOGGED)], float("nan")),
+            trainable=False,
+            name="last_step_values",
+            aggregation=tf.VariableAggregation.MEAN,
+        )
         # Both networks are built functional models: nothing left to build.
         self.built = True
 
@@ -380,10 +389,34 @@ class GAN(keras.Model):
         )
 
     def track(self, **values):
-        """Updates the tracker of each named value (`LOGGED`); returns every tracker's result."""
+        """Updates the tracker of each named value (`LOGGED`); returns every tracker's result.
+
+        The values themselves are kept for `step_values()`.
+        """
         for name, value in values.items():
             self.trackers[name].update_state(value)
+        own = [
+            ops.cast(ops.mean(values[name]), "float32") if name in values else float("nan")
+            for name in self.LOGGED
+        ]
+        self._last_step.assign(ops.stack(own))
+        self.__dict__["_handed_over"] = tuple(name for name in self.LOGGED if name in values)
         return step_outputs({name: tracker.result() for name, tracker in self.trackers.items()})
+
+    def step_values(self):
+        """The last train step's own values (`LOGGED`; not the epoch's running means).
+
+        What the health monitor and TensorBoard logger read after each step
+        (through `GlobalStep.latest`); with `steps_per_execution > 1`, the
+        last step of each group. Empty before the first step.
+        """
+        handed_over = self.__dict__.get("_handed_over", ())  # names `track` was given
+        values = ops.convert_to_numpy(self._last_step.read_value())
+        return {
+            name: float(value)
+            for name, value in zip(self.LOGGED, values, strict=True)
+            if name in handed_over  # a NaN among them is the step's own
+        }
 
     # === Serialisation: every part by its own config ===
 

@@ -370,3 +370,21 @@ def test_a_notebook_builds_the_networks_train_py_builds():
         assert [layer.get_config() for layer in mine.layers] == [
             layer.get_config() for layer in theirs.layers
         ]
+
+
+def test_train_step_hands_over_each_steps_own_values(tiny_gan):
+    seen = []
+
+    class Collect(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(self.model.step_values())
+
+    assert tiny_gan.step_values() == {}  # no step yet
+    images = _real_images(32)
+    history = tiny_gan.fit(images, batch_size=8, epochs=1, verbose=0, callbacks=[Collect()])
+    assert len(seen) == 4 and set(seen[0]) == set(tiny_gan.LOGGED)
+    # Each step's own: their mean is the epoch's logged running mean.
+    for name in ("d_loss", "g_loss", "d_grad_norm"):
+        own = [values[name] for values in seen]
+        assert len(set(own)) > 1
+        np.testing.assert_allclose(np.mean(own), history.history[name][-1], rtol=1e-5)

@@ -231,6 +231,39 @@ def test_getting_worse_needs_a_run_of_rises_well_above_the_best():
 # === Advice and records ===
 
 
+def _probe(epoch, fcd=None, **metrics):
+    return {"epoch": epoch, "fcd": fcd, "classes_covered": None, "duplicates": None, **metrics}
+
+
+def test_probe_findings_judge_the_latest_probe_on_what_it_measured():
+    rising = [_probe(e, f) for e, f in enumerate([30.0, 20.0, 21.0, 23.0, 25.0], 1)]
+    assert [f.failure for f in checks.probe_findings(rising, None, T)] == ["getting_worse"]
+    assert checks.probe_findings(rising[:-1], None, T) == []
+    # A NaN FCD is named, and the stalled and rising checks skip it.
+    diverged = rising + [_probe(6, float("nan"))]
+    assert [f.failure for f in checks.probe_findings(diverged, None, T)] == ["non_convergence"]
+    # A label-free probe (no FCD): its copies are judged alone.
+    copies = [_probe(1, duplicates=0.01), _probe(2, duplicates=0.6)]
+    assert [f.evidence[:3] for f in checks.probe_findings(copies, None, T)] == ["60%"]
+    assert checks.probe_findings(copies[:1], None, T) == []
+
+
+def test_probe_records_are_read_from_logs_and_replayed_from_history():
+    from kgan.health import journal
+
+    keys = ("fcd", "duplicates")
+    assert journal.probe_record(3, {"d_loss": 1.0}, keys) is None  # no probe this epoch
+    record = journal.probe_record(3, {"fcd": float("nan"), "duplicates": 0.0}, keys)
+    assert record["epoch"] == 3 and np.isnan(record["fcd"]) and record["duplicates"] == 0.0
+    rows = [
+        {"epoch": "1", "fcd": "12.5", "duplicates": "0.01", "d_loss": "1.2"},
+        {"epoch": "2", "fcd": "", "duplicates": "", "d_loss": "1.1"},  # not probed
+        {"epoch": "3", "fcd": "9.0", "duplicates": "0.0", "d_loss": "1.0"},
+    ]
+    assert journal.replayed_probes(rows, 2, keys) == [{"epoch": 1, "fcd": 12.5, "duplicates": 0.01}]
+    assert [r["epoch"] for r in journal.replayed_probes(rows, 3, keys)] == [1, 3]
+
+
 def test_suggestions_name_the_learning_rate_that_stands_out():
     assert advice.suggest("mode_collapse", (2e-4, 2e-4)) == SUGGESTIONS["mode_collapse"]
     assert advice.suggest("unstable") == SUGGESTIONS["unstable"]

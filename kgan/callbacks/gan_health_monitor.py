@@ -1,24 +1,22 @@
 """Names the four GAN failures while training runs, with evidence and a fix to try."""
 
 import collections
-import csv
-import json
 import logging
-import math
 import os
 
 import keras
 import numpy as np
 
 from kgan.callbacks.global_step import StepCallback
-from kgan.files import atomic_open
-from kgan.health import advice, checks
+from kgan.health import advice, checks, journal
 from kgan.health.advice import SUGGESTIONS
 from kgan.health.checks import OVERFITTING_KEYS, STEP_KEYS, HealthThresholds
+from kgan.health.facts import adam_beta_1, augmentation, learning_rates
 from kgan.health.findings import FAILURES, HealthStatus
 from kgan.networks import condition_classes
 from kgan.quality import metrics
 from kgan.quality.evaluator import KEYS as PROBE_KEYS
+from kgan.report_page import read_history
 
 # The names this module held before the checks moved to kgan.health.
 __all__ = [
@@ -30,6 +28,9 @@ __all__ = [
     "GANHealthMonitor",
     "HealthStatus",
     "HealthThresholds",
+    "adam_beta_1",
+    "augmentation",
+    "learning_rates",
 ]
 
 ON_FAILURE = ("warn", "stop")
@@ -38,17 +39,19 @@ ON_FAILURE = ("warn", "stop")
 class GANHealthMonitor(StepCallback):
     """Watches a GAN train and names the failure it sees, with evidence and a suggestion.
 
-    Per-step metrics: Keras passes `on_train_batch_end` the running means of
-    the epoch; the run's `GlobalStep` recovers each step's own values from
-    them (`GlobalStep.latest`). Every `check_every` steps, the last `window`
+    Per-step metrics: each step's own values, as `train_step` handed them
+    over (`GAN.step_values()`, read by the run's `GlobalStep`), never the
+    epoch's running means. Every `check_every` steps, the last `window`
     steps are checked for non-convergence, a diminished gradient and an
     unstable setting; after each epoch, a fixed latent batch is generated
-    and checked for mode collapse, and the metrics a `QualityEvaluation`
-    (placed before this callback) logged are checked for lost classes,
-    copies and stalled FCD. The checks, their thresholds and their advice
-    are in `kgan.health`; a diminished gradient or a collapse is blamed on
-    D overfitting (`cause: "d_overfitting"`) when `checks.d_overfitting`
-    finds it, with advice that depends on the model's `augmenter`.
+    and checked for NaN and lost diversity, and the records of a
+    `QualityEvaluation` (placed before this callback) are checked for mode
+    collapse, a stalled FCD and a rising one (`checks.probe_findings`).
+    The checks, their thresholds and their advice are in `kgan.health`
+    (pure functions of windows of measurements); a diminished gradient or
+    a collapse is blamed on D overfitting (`cause: "d_overfitting"`) when
+    `checks.d_overfitting` finds it, with advice that depends on the
+    model's `augmenter`.
 
     Each finding is logged (absl/`logging` warning), appended to
     `health.jsonl` (`epoch`, `step`, `failure`, `evidence`, `suggestion`),
@@ -114,43 +117,18 @@ class GANHealthMonitor(StepCallback):
         keys, window = STEP_KEYS + OVERFITTING_KEYS, self.thresholds.window
         self.history = {key: collections.deque(maxlen=window) for key in keys}
         self.g_grad_peak = 0.0
-        # Every epoch's measurement so far; fcd as (epoch, fcd).
-        self.epochs = {
-            "diversity": [],
-            "classes_covered": [],
-            "duplicates": [],
-            "fcd": [],
-            "probes": [],
-        }
+        self.diversities = []  # the fixed batch's, one per epoch
+        self.probes = []  # the quality probe's records (`kgan.health.journal`)
         self.epoch_failures = set()
         shape = (self.num_samples, self.model.latent_dim)
         self.latents = keras.random.normal(shape, seed=self.seed)
         num_classes = condition_classes(self.model.generator)
         self.conditions = keras.ops.arange(self.num_samples) % num_classes if num_classes else None
         if self.out_dir:
-            keep_findings(os.path.join(self.out_dir, "health.jsonl"), self.initial_epoch)
-            self.replay_probes(os.path.join(self.out_dir, "history.csv"))
-
-    def replay_probes(self, path):
-        """A resumed run: the probes of the epochs already done, from `history.csv`.
-
-        The probe checks look back over several probes; a resume must judge
-        as the uninterrupted run does.
-        """
-        if not self.initial_epoch or not os.path.exists(path):
-            return
-        with open(path) as f:
-            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= self.initial_epoch]
-        for row in rows:
-            logs = {key: _number(row.get(key)) for key in PROBE_KEYS}
-            if logs["fcd"] is None:
-                continue
-            self.epochs["probes"].append(logs)
-            self.epochs["fcd"].append((int(row["epoch"]), logs["fcd"]))
-            if logs["classes_covered"] is not None:
-                self.epochs["classes_covered"].append(int(logs["classes_covered"]))
-            if logs["duplicates"] is not None:
-                self.epochs["duplicates"].append(logs["duplicates"])
+            # A resumed run judges as the unbroken one: its findings and probes so far.
+            journal.keep_findings(os.path.join(self.out_dir, "health.jsonl"), self.initial_epoch)
+            _, rows = read_history(os.path.join(self.out_dir, "history.csv"))
+            self.probes = journal.replayed_probes(rows, self.initial_epoch, PROBE_KEYS)
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
@@ -177,8 +155,15 @@ class GANHealthMonitor(StepCallback):
     def on_epoch_end(self, epoch, logs=None):
         if "non_convergence" not in self.epoch_failures:
             self.check_samples()
+        record = journal.probe_record(epoch + 1, logs or {}, PROBE_KEYS)
+        if record is not None:
+            self.probes.append(record)
+            floor = (
+                self.probe.floor if self.probe is not None and record["fcd"] is not None else None
+            )
+            for finding in checks.probe_findings(self.probes, floor, self.thresholds):
+                self.report(finding)
         if logs is not None:
-            self.check_quality(logs)
             logs["health"] = HealthStatus.worst(self.epoch_failures)
 
     def check_samples(self):
@@ -186,30 +171,11 @@ class GANHealthMonitor(StepCallback):
         images = np.asarray(self.model.sample(self.latents, self.conditions), dtype=np.float32)
         if self.report(checks.non_finite_samples(images)):
             return
-        diversities = self.epochs["diversity"]
-        diversities.append(metrics.pairwise_diversity(images) / (self.real_diversity or 1.0))
+        self.diversities.append(metrics.pairwise_diversity(images) / (self.real_diversity or 1.0))
         relative = bool(self.real_diversity)
-        self.report(checks.lost_diversity(diversities, self.num_samples, self.thresholds, relative))
-
-    def check_quality(self, logs):
-        """Checks the quality probe's metrics (a `QualityEvaluation`'s) in this epoch's logs."""
-        t, epochs = self.thresholds, self.epochs
-        covered, duplicates, fcd = (logs.get(k) for k in ("classes_covered", "duplicates", "fcd"))
-        floor = self.probe.floor if self.probe is not None and fcd is not None else None
-        if fcd is not None:
-            epochs["probes"].append({key: logs.get(key) for key in PROBE_KEYS})
-            self.report(checks.probe_collapse(epochs["probes"], floor, t))
-        if covered is not None and math.isfinite(covered):
-            epochs["classes_covered"].append(int(covered))
-            self.report(checks.lost_classes(epochs["classes_covered"], t))
-        if duplicates is not None and math.isfinite(duplicates):
-            epochs["duplicates"].append(duplicates)
-            self.report(checks.filled_with_copies(epochs["duplicates"], t))
-        if fcd is None or self.report(checks.non_finite_fcd(fcd)):
-            return
-        epochs["fcd"].append((self.epoch + 1, float(fcd)))
-        self.report(checks.stalled(epochs["fcd"], t, (floor or {}).get("fcd")))
-        self.report(checks.getting_worse(epochs["fcd"], t))
+        self.report(
+            checks.lost_diversity(self.diversities, self.num_samples, self.thresholds, relative)
+        )
 
     # === Reporting ===
 
@@ -240,55 +206,8 @@ class GANHealthMonitor(StepCallback):
             *(record[key] for key in ("failure", "epoch", "step", "evidence", "suggestion")),
         )
         if self.out_dir:
-            os.makedirs(self.out_dir, exist_ok=True)
-            with open(os.path.join(self.out_dir, "health.jsonl"), "a") as f:
-                f.write(json.dumps(record) + "\n")
+            journal.append_finding(os.path.join(self.out_dir, "health.jsonl"), record)
         if self.on_failure == "stop" and self.model is not None:
             logging.warning("health: stopping training (on_failure=stop)")
             self.model.stop_training = True
         return True
-
-
-def _number(text):
-    """A `history.csv` cell as a float, or None when empty."""
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def keep_findings(path, last_epoch):
-    """Keeps the findings of `health.jsonl` up to `last_epoch` (a resume), drops the rest."""
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        kept = [line for line in f if json.loads(line)["epoch"] <= last_epoch]
-    with atomic_open(path) as f:
-        f.writelines(kept)
-
-
-def learning_rates(model):
-    """`(g_lr, d_lr)` of a kgan GAN's optimizers, or None if unreadable."""
-    try:
-        return tuple(
-            float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-            for optimizer in (model.g_optimizer, model.d_optimizer)
-        )
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def adam_beta_1(model):
-    """Adam's beta_1 of a kgan GAN's generator optimizer, or None if unreadable."""
-    try:
-        return float(model.g_optimizer.beta_1)
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
-def augmentation(model):
-    """`(augment, ada_kimg)` of the model's `augmenter` part: `"off"`, `"fixed"` or `"adaptive"`."""
-    augmenter = getattr(model, "augmenter", None)
-    if augmenter is None:
-        return "off", None
-    return ("adaptive", augmenter.kimg) if augmenter.adaptive else ("fixed", None)

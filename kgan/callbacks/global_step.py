@@ -9,9 +9,12 @@ class GlobalStep(keras.callbacks.Callback):
     Keras numbers batches from 0 in every epoch and, with
     `steps_per_execution > 1`, reports only the last batch of each
     execution; a resumed run also starts its first epoch part-way through.
-    This callback adds the batches actually run and, from two consecutive
-    running means of the epoch logs, recovers the mean of each metric over
-    just the steps since the previous report (`(t * m_t - s * m_s) / (t - s)`).
+    This callback adds the batches actually run and hands on each step's own
+    metrics: a kgan `GAN`'s `step_values()`, what its `train_step` measured;
+    for another model, the mean of each metric over the steps since the
+    previous report, recovered from two consecutive running means of the
+    epoch logs (`(t * m_t - s * m_s) / (t - s)`, which loses float32 digits
+    late in a long epoch).
     Place it first (after `MidEpochResume`): the callbacks after it read `step`, `epoch_step` and
     `latest` in their own `on_train_batch_end`.
 
@@ -21,7 +24,8 @@ class GlobalStep(keras.callbacks.Callback):
             resumed epoch's trackers are restored, so it includes the steps
             done before the crash).
         span: steps since the previous report (1 unless steps run in groups).
-        latest: each numeric metric's mean over those `span` steps.
+        latest: each numeric metric's value at this step (a `GAN`'s own),
+            or its mean over those `span` steps (another model).
 
     Args:
         initial_step: steps already done before this `fit`; None reads the
@@ -69,6 +73,10 @@ class GlobalStep(keras.callbacks.Callback):
         self.step += self.span
         done, self.epoch_step = self.epoch_step, self._first_batch + batch + 1
         means = {name: value for name, value in (logs or {}).items() if _is_number(value)}
+        own = getattr(self.model, "step_values", None)
+        if callable(own):
+            self.latest = own()
+            return
         self.latest = {}
         for name, mean in means.items():
             mean = float(mean)

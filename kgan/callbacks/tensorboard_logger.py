@@ -14,8 +14,9 @@ class TensorBoardLogger(StepCallback):
     """Writes one TensorBoard run: `tensorboard --logdir <out_dir>/tensorboard`.
 
     - `step/<metric>` every `update_freq` steps, at the run's global step:
-      the mean over those steps (from `GlobalStep.latest`, so it is not the
-      epoch's running mean that the progress bar shows);
+      the mean over those steps of each step's own values (from
+      `GlobalStep.latest`, so not the epoch's running mean that the
+      progress bar shows);
     - `epoch/<metric>` for every numeric value of the epoch logs (quality
       metrics included, when an earlier callback adds them), at the epoch
       number (1-based, as in history.csv and `samples/epoch_NNN.png`);

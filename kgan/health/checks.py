@@ -419,3 +419,47 @@ def getting_worse(fcds, thresholds):
         "getting_worse",
         may_be_overfitting=True,
     )
+
+
+def probe_findings(probes, floor, thresholds):
+    """Everything the quality probe's records say, judged when a probe has just run.
+
+    Mode collapse (`probe_collapse`, `lost_classes`, `filled_with_copies`),
+    a NaN FCD, a stalled FCD and a rising one (`getting_worse`). Each check
+    reads the records that hold its metric, and runs only if the latest
+    record holds it.
+
+    Args:
+        probes: every probe record so far (`kgan.health.journal.probe_record`),
+            this epoch's last.
+        floor: real held-out images' metrics under the same settings, or None.
+        thresholds: a `HealthThresholds`.
+
+    Returns:
+        The findings, a list (empty when all is well).
+    """
+    t, latest = thresholds, probes[-1]
+
+    def measured(record, key):
+        value = record.get(key)
+        return value is not None and math.isfinite(value)
+
+    def series(key):
+        return [p for p in probes if measured(p, key)]
+
+    found = []
+    if latest.get("fcd") is not None:
+        found.append(probe_collapse([p for p in probes if p.get("fcd") is not None], floor, t))
+    if measured(latest, "classes_covered"):
+        found.append(
+            lost_classes([int(p["classes_covered"]) for p in series("classes_covered")], t)
+        )
+    if measured(latest, "duplicates"):
+        found.append(filled_with_copies([p["duplicates"] for p in series("duplicates")], t))
+    if latest.get("fcd") is not None:
+        found.append(non_finite_fcd(latest["fcd"]))
+    if measured(latest, "fcd"):
+        fcds = [(p["epoch"], p["fcd"]) for p in series("fcd")]
+        found.append(stalled(fcds, t, (floor or {}).get("fcd")))
+        found.append(getting_worse(fcds, t))
+    return [finding for finding in found if finding is not None]
