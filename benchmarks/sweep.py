@@ -96,10 +96,13 @@ def run_one(name, overrides, dataset, seed, steps, num_samples, grid):
     from benchmarks.budget import train_and_score
 
     config = make_config(overrides, dataset, seed, steps)
+    # The floor of this machine's classifier, the run's own yardstick: records
+    # from machines whose classifiers differ a little stay comparable.
+    floor = {"floor_fcd": floors([dataset])[dataset]}
     try:
-        return train_and_score(config, steps, num_samples, grid=grid, name=name)
+        return {**train_and_score(config, steps, num_samples, grid=grid, name=name), **floor}
     except Exception as e:  # noqa: BLE001 - a diverged run is a result, not the end of the sweep
-        return {"fcd": None, "health": [], "error": f"{type(e).__name__}: {e}"[:300]}
+        return {"fcd": None, "health": [], "error": f"{type(e).__name__}: {e}"[:300], **floor}
 
 
 def pick(names, known, flag):
@@ -178,7 +181,8 @@ def summarise(records, floor_of):
     """`{(setting, dataset): Summary}` over the records of the current budgets.
 
     `median`, `low` and `high` are FCD as a multiple of the floor over the
-    runs that produced one (None if none did); `named` counts what the
+    runs that produced one (None if none did): the record's own
+    `floor_fcd` where it has one, else `floor_of[dataset]`; `named` counts what the
     monitor named in the failed runs (`"none"` when it named nothing,
     `"diverged"` when the run crashed).
     """
@@ -191,17 +195,22 @@ def summarise(records, floor_of):
             groups[(r["setting"], r["dataset"])].append(r)
     out = {}
     for key, rows in groups.items():
-        floor = floor_of[key[1]]
-        fcds = [r["fcd"] / floor for r in rows if r.get("fcd") is not None and r["fcd"] == r["fcd"]]
+
+        def floor(r, dataset=key[1]):
+            return r.get("floor_fcd") or floor_of[dataset]
+
+        fcds = [
+            r["fcd"] / floor(r) for r in rows if r.get("fcd") is not None and r["fcd"] == r["fcd"]
+        ]
         named = collections.Counter()
         for r in rows:
-            if succeeded(r, floor):
+            if succeeded(r, floor(r)):
                 continue
             names = ["diverged"] if "error" in r else (r["health"] or ["none"])
             named.update(names)
         out[key] = Summary(
             runs=len(rows),
-            wins=sum(succeeded(r, floor) for r in rows),
+            wins=sum(succeeded(r, floor(r)) for r in rows),
             median=statistics.median(fcds) if fcds else None,
             low=min(fcds) if fcds else None,
             high=max(fcds) if fcds else None,

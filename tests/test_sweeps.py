@@ -80,6 +80,13 @@ def test_the_summary_counts_each_run_once_and_names_the_failures():
     assert sweep.describe_named(summary.named) == "diminished_gradient x1, diverged x1, none x1"
 
 
+def test_a_record_is_judged_against_its_own_floor_where_it_has_one():
+    # Seed 1 was made where the classifier's floor is 1.0: 60 is 60x it, a success.
+    records = [_record("a", 0, 60.0), {**_record("a", 1, 60.0), "floor_fcd": 1.0}]
+    summary = sweep.summarise(records, {"mnist": 0.5})[("a", "mnist")]
+    assert summary.wins == 1 and (summary.low, summary.high) == (60.0, 120.0)
+
+
 def test_a_sweep_runs_seed_major_skips_what_is_recorded_and_keeps_seed_0s_grids(
     tmp_path, monkeypatch
 ):
