@@ -38,6 +38,7 @@ NAIVE_FLAGS = (
 # (epochs, steps per epoch) of each dataset's runs.
 LENGTH = {"mnist": (7, 100), "fashion_mnist": (7, 100), "emoji64": (10, 300)}
 RECIPES = {"naive": NAIVE_FLAGS, "defaults": []}
+SIGN_KEYS = ("precision", "recall", "class_kl", "classes_covered")
 
 flags.DEFINE_list("recipes", ["naive", "defaults"], "Recipes: naive, defaults.")
 flags.DEFINE_list("datasets", ["mnist", "fashion_mnist"], "Datasets (keys of DATASETS).")
@@ -95,6 +96,10 @@ def run_one(recipe, dataset, seed):
         "first_suggestion": first.get("suggestion"),
         "epochs": len(rows),
         "probe_fcd": [float(r["fcd"]) if r.get("fcd") else None for r in rows],
+        # What the collapse check reads, per epoch: to tune its thresholds from records.
+        "probe_signs": [
+            {key: float(r[key]) if r.get(key) else None for key in SIGN_KEYS} for r in rows
+        ],
         "best_epoch": best.get("epoch"),
         "wall_seconds": wall,
         "probe_seconds": probe_seconds,
