@@ -72,11 +72,11 @@ class GlobalStep(keras.callbacks.Callback):
         self._last_batch = batch
         self.step += self.span
         done, self.epoch_step = self.epoch_step, self._first_batch + batch + 1
-        means = {name: value for name, value in (logs or {}).items() if _is_number(value)}
         own = getattr(self.model, "step_values", None)
         if callable(own):
             self.latest = own()
             return
+        means = {name: value for name, value in (logs or {}).items() if _is_number(value)}
         self.latest = {}
         for name, mean in means.items():
             mean = float(mean)
