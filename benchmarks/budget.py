@@ -162,6 +162,9 @@ def train_tutorial(dataset, marks, score, unit="seconds", seed=0, batch_size=256
     return budget.results
 
 
+PROBE_SIGNS = ("step", "precision", "recall", "class_kl", "classes_covered")
+
+
 def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
     """Trains `config` for `steps` steps with the probe and health monitor on, then scores it.
 
@@ -211,6 +214,8 @@ def train_and_score(config, steps, num_samples=2000, grid=False, name="kgan"):
         "seconds": mark.seconds,
         "steps": mark.steps,
         "health": sorted(set(findings)),
+        # What the collapse check read at each probe: to tune its thresholds from records.
+        "probe_signs": [{key: p.get(key) for key in PROBE_SIGNS} for p in monitor.probes],
         **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
     }
     if grid:

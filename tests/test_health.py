@@ -181,11 +181,12 @@ def test_a_swinging_d_loss_is_unstable(tiny_gan):
     assert "lower the learning rate" in monitor.findings[0]["suggestion"]
 
 
-def _epoch_logs(monitor, sequence):
+def _epoch_logs(monitor, sequence, steps_per_epoch=300):
     """Runs epoch ends with the given quality logs; returns each epoch's health."""
     statuses = []
     for epoch, logs in enumerate(sequence):
         monitor.on_epoch_begin(epoch)
+        monitor.clock.step = (epoch + 1) * steps_per_epoch
         logs = dict(logs)
         monitor.on_epoch_end(epoch, logs)
         statuses.append(logs["health"])
@@ -334,6 +335,10 @@ def test_the_probe_names_a_collapse_and_a_run_getting_worse(tiny_gan):
     assert "recall 0.01; real images 0.90" in finding["evidence"]
     # kgan's defaults (beta_1 0.5): the usual advice, no momentum to blame.
     assert not finding["suggestion"].startswith("set --beta_1")
+    # Probes before step 300 do not count: a healthy run starts narrow.
+    short = _monitor(tiny_gan, probe=SimpleNamespace(floor=floor))
+    statuses = _epoch_logs(short, [collapsed, collapsed, collapsed, healthy], steps_per_epoch=100)
+    assert statuses == ["ok"] * 4 and short.probes[2]["step"] == 300
 
     naive = _monitor(tiny_gan, probe=SimpleNamespace(floor=floor))
     old_beta_1 = tiny_gan.g_optimizer.beta_1

@@ -3,6 +3,7 @@
 No model and no Keras: the checks are functions of measurements.
 """
 
+import dataclasses
 import subprocess
 import sys
 
@@ -214,6 +215,26 @@ def test_one_sign_alone_is_what_every_run_shows_early():
     assert checks.probe_collapse([COLLAPSED, COLLAPSED], None, T) is not None
 
 
+def test_probes_before_the_grace_step_do_not_count():
+    # kgan's defaults on Fashion-MNIST (seed 3, 100-step epochs): narrow at steps 100
+    # and 200, then every class but one. The naive first try stays narrow.
+    def at(step, probe):
+        return {**probe, "step": step}
+
+    early = [at(100, COLLAPSED), at(200, COLLAPSED)]
+    assert checks.probe_collapse(early, FLOOR, T) is None
+    healthy_after = early + [at(300, COLLAPSED), at(400, HEALTHY)]
+    assert checks.probe_collapse(healthy_after, FLOOR, T) is None
+    assert checks.probe_collapse(healthy_after[:3], FLOOR, T) is None  # one counted probe
+    stays = early + [at(300, COLLAPSED), at(400, COLLAPSED)]
+    assert checks.probe_collapse(stays, FLOOR, T).failure == "mode_collapse"
+    # A record without a step (another caller's) counts.
+    assert checks.probe_collapse(early + [COLLAPSED], FLOOR, T) is None
+    assert checks.probe_collapse([COLLAPSED, COLLAPSED], FLOOR, T) is not None
+    no_grace = dataclasses.replace(T, collapse_grace=0)
+    assert checks.probe_collapse(early, FLOOR, no_grace) is not None
+
+
 def test_getting_worse_needs_a_run_of_rises_well_above_the_best():
     fcds = list(enumerate([50, 30, 20, 21, 23, 25], start=1))
     finding = checks.getting_worse(fcds, T)
@@ -255,13 +276,18 @@ def test_probe_records_are_read_from_logs_and_replayed_from_history():
     assert journal.probe_record(3, {"d_loss": 1.0}, keys) is None  # no probe this epoch
     record = journal.probe_record(3, {"fcd": float("nan"), "duplicates": 0.0}, keys)
     assert record["epoch"] == 3 and np.isnan(record["fcd"]) and record["duplicates"] == 0.0
+    assert record["step"] is None
+    assert journal.probe_record(3, {"fcd": 1.0}, keys, step=300)["step"] == 300
     rows = [
         {"epoch": "1", "fcd": "12.5", "duplicates": "0.01", "d_loss": "1.2"},
         {"epoch": "2", "fcd": "", "duplicates": "", "d_loss": "1.1"},  # not probed
         {"epoch": "3", "fcd": "9.0", "duplicates": "0.0", "d_loss": "1.0"},
     ]
-    assert journal.replayed_probes(rows, 2, keys) == [{"epoch": 1, "fcd": 12.5, "duplicates": 0.01}]
-    assert [r["epoch"] for r in journal.replayed_probes(rows, 3, keys)] == [1, 3]
+    assert journal.replayed_probes(rows, 2, keys) == [
+        {"epoch": 1, "step": None, "fcd": 12.5, "duplicates": 0.01}
+    ]
+    replayed = journal.replayed_probes(rows, 3, keys, steps_per_epoch=100)
+    assert [(r["epoch"], r["step"]) for r in replayed] == [(1, 100), (3, 300)]
 
 
 def test_suggestions_name_the_learning_rate_that_stands_out():

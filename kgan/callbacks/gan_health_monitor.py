@@ -128,7 +128,8 @@ class GANHealthMonitor(StepCallback):
             # A resumed run judges as the unbroken one: its findings and probes so far.
             journal.keep_findings(os.path.join(self.out_dir, "health.jsonl"), self.initial_epoch)
             _, rows = read_history(os.path.join(self.out_dir, "history.csv"))
-            self.probes = journal.replayed_probes(rows, self.initial_epoch, PROBE_KEYS)
+            steps = (self.params or {}).get("steps")
+            self.probes = journal.replayed_probes(rows, self.initial_epoch, PROBE_KEYS, steps)
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
@@ -155,7 +156,7 @@ class GANHealthMonitor(StepCallback):
     def on_epoch_end(self, epoch, logs=None):
         if "non_convergence" not in self.epoch_failures:
             self.check_samples()
-        record = journal.probe_record(epoch + 1, logs or {}, PROBE_KEYS)
+        record = journal.probe_record(epoch + 1, logs or {}, PROBE_KEYS, self.step)
         if record is not None:
             self.probes.append(record)
             floor = (
