@@ -91,14 +91,15 @@ def floors(datasets):
     return {d: real_floor(DATASETS[d])["fcd"] for d in datasets}
 
 
-def run_one(name, overrides, dataset, seed, steps, num_samples, grid):
-    """Trains and scores one run; a run that crashes (NaN weights, say) is a failed record."""
+def run_one(name, overrides, dataset, seed, steps, num_samples, grid, floor_fcd):
+    """Trains and scores one run; a run that crashes (NaN weights, say) is a failed record.
+
+    `floor_fcd` (this machine's real-data floor) is stamped on the record.
+    """
     from benchmarks.budget import train_and_score
 
     config = make_config(overrides, dataset, seed, steps)
-    # The floor of this machine's classifier, the run's own yardstick: records
-    # from machines whose classifiers differ a little stay comparable.
-    floor = {"floor_fcd": floors([dataset])[dataset]}
+    floor = {"floor_fcd": floor_fcd}
     try:
         return {**train_and_score(config, steps, num_samples, grid=grid, name=name), **floor}
     except Exception as e:  # noqa: BLE001 - a diverged run is a result, not the end of the sweep
@@ -136,6 +137,9 @@ def sweep(benchmark, settings, datasets, seeds, out, grids_dir=None, num_samples
 
     for dataset in datasets:
         steps = BUDGET_STEPS[dataset]
+        # The floor of this machine's classifier, the runs' own yardstick: records
+        # from machines whose classifiers differ a little stay comparable.
+        floor_fcd = None
         for seed in range(seeds):
             for name, overrides in settings.items():
                 # Read before every run: two sweeps may share one results file
@@ -143,7 +147,11 @@ def sweep(benchmark, settings, datasets, seeds, out, grids_dir=None, num_samples
                 if (name, dataset, seed) in _done(out):
                     continue
                 grid = grids_dir is not None and seed == 0
-                record = run_one(name, overrides, dataset, seed, steps, num_samples, grid)
+                if floor_fcd is None:
+                    floor_fcd = floors([dataset])[dataset]
+                record = run_one(
+                    name, overrides, dataset, seed, steps, num_samples, grid, floor_fcd
+                )
                 image = record.pop("grid", None)
                 if image is not None:
                     os.makedirs(grids_dir, exist_ok=True)

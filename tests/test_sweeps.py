@@ -92,14 +92,22 @@ def test_a_sweep_runs_seed_major_skips_what_is_recorded_and_keeps_seed_0s_grids(
 ):
     calls = []
 
-    def fake_run(name, overrides, dataset, seed, steps, num_samples, grid):
+    def fake_run(name, overrides, dataset, seed, steps, num_samples, grid, floor_fcd):
+        assert floor_fcd == 0.3
         calls.append((name, seed, grid))
         record = {"fcd": 1.0, "classes_covered": 10, "health": []}
         if grid:
             record["grid"] = np.zeros((4, 4, 1), "uint8")
         return record
 
+    floors_asked = []
+
+    def fake_floors(datasets):
+        floors_asked.append(datasets)
+        return {d: 0.3 for d in datasets}
+
     monkeypatch.setattr(sweep, "run_one", fake_run)
+    monkeypatch.setattr(sweep, "floors", fake_floors)
     out = tmp_path / "results.jsonl"
     out.write_text(json.dumps(_record("b", 0, 1.0)) + "\n")  # b's seed 0 is done
     settings = {"a": {"ema": 0.0}, "b": {"ema": 0.5}}
@@ -109,6 +117,7 @@ def test_a_sweep_runs_seed_major_skips_what_is_recorded_and_keeps_seed_0s_grids(
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["setting"], r["seed"]) for r in records] == [("b", 0), ("a", 0), ("a", 1), ("b", 1)]
     assert records[1]["overrides"] == {"ema": 0.0} and records[1]["budget_steps"] == 700
+    assert floors_asked == [["mnist"]]  # once per dataset, not per run
     # Run again: nothing is left to do.
     sweep.sweep("test", settings, ["mnist"], 2, str(out))
     assert len(calls) == 3
@@ -121,8 +130,9 @@ def test_a_run_that_crashes_is_a_failed_record_not_the_end_of_the_sweep(monkeypa
         raise FloatingPointError("NaN in the generator's output")
 
     monkeypatch.setattr(benchmarks.budget, "train_and_score", diverge)
-    record = sweep.run_one("x", {}, "mnist", 0, 700, 100, False)
+    record = sweep.run_one("x", {}, "mnist", 0, 700, 100, False, 0.3)
     assert record["fcd"] is None and "FloatingPointError" in record["error"]
+    assert record["floor_fcd"] == 0.3
 
 
 @pytest.mark.parametrize("rung", sorted(RUNGS))
