@@ -116,7 +116,7 @@ class GANHealthMonitor(StepCallback):
         super().on_train_begin(logs)
         keys, window = STEP_KEYS + OVERFITTING_KEYS, self.thresholds.window
         self.history = {key: collections.deque(maxlen=window) for key in keys}
-        self.g_grad_peak = 0.0
+        self.step_state = checks.StepState()
         self.diversities = []  # the fixed batch's, one per epoch
         self.probes = []  # the quality probe's records (`kgan.health.journal`)
         self.epoch_failures = set()
@@ -149,7 +149,7 @@ class GANHealthMonitor(StepCallback):
         full = len(self.history["d_loss"]) == self.thresholds.window
         if bad is None and full and self.step % self.thresholds.check_every < self.clock.span:
             window = {key: np.asarray(self.history[key]) for key in STEP_KEYS}
-            found, self.g_grad_peak = checks.check_window(window, self.thresholds, self.g_grad_peak)
+            found, self.step_state = checks.check_window(window, self.thresholds, self.step_state)
         for finding in found:
             self.report(finding, learning_rates(self.model))
 

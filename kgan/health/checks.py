@@ -12,7 +12,8 @@ steps, keys `STEP_KEYS`, and `OVERFITTING_KEYS` where logged):
 - `diverged_losses`: the median d_loss or g_loss above `loss_limit`;
 - `diminished_gradient`: D right on both real and fake batches (accuracy
   >= `d_accuracy`) on at least `d_wins_fraction` of the steps while G's
-  gradient norm (window median) fell below `g_grad_drop` of its peak;
+  gradient norm (window median) fell below `g_grad_drop` of its peak, in
+  `diminished_checks` checks in a row (`check_window` counts them);
 - `unstable`: D's loss swings, `(p90 - p10) / max(median, 1)` over the
   window, above `loss_spread`;
 - `d_overfitting`: not a failure but a cause: D is sure of nearly every real
@@ -36,6 +37,8 @@ Epoch checks (every epoch's measurement so far, this epoch's last):
   (`class_kl`), classes left out (`missing_classes`). One sign alone is
   what every run shows in its first few hundred steps, and probes before
   step `collapse_grace` do not count at all: a healthy run starts narrow;
+  nor does a probe whose class KL fell below `collapse_recovering` of the
+  one before (a late start that is catching up);
 - `getting_worse`: the probe's FCD rose in `worse_probes` probes in a row,
   ending `worse_margin` above its best.
 
@@ -74,6 +77,7 @@ class HealthThresholds:
     d_accuracy: float = 0.9
     d_wins_fraction: float = 0.6
     g_grad_drop: float = 0.75
+    diminished_checks: int = 5  # ...in this many checks in a row (a window's worth of steps)
     # --- non-convergence ---
     loss_limit: float = 10.0
     patience: int = 5
@@ -91,6 +95,7 @@ class HealthThresholds:
     collapse_probes: int = 2  # consecutive probes that must agree...
     collapse_signs: int = 2  # ...each showing this many of the three signs below
     collapse_grace: int = 300  # probes before this step do not count: every run starts narrow
+    collapse_recovering: float = 0.6  # class KL below this share of the last probe's: recovering
     recall_share: float = 0.15  # recall below this share of real images' recall...
     precision_share: float = 0.6  # ...while precision is above this share of theirs
     class_kl: float = 0.5  # the class mix's KL from the real mix (real images: ~0.01)
@@ -175,24 +180,41 @@ def unstable(window, thresholds):
     )
 
 
-def check_window(window, thresholds, g_grad_peak=0.0):
+@dataclasses.dataclass(frozen=True)
+class StepState:
+    """What the step checks carry from one window to the next (`check_window`)."""
+
+    g_grad_peak: float = 0.0  # the highest `g_grad_level` of the windows so far
+    diminished: int = 0  # checks in a row that found D winning while G's gradient faded
+
+
+def check_window(window, thresholds, state=None):
     """Runs the step checks on one window; diverged losses leave the others unasked.
+
+    A diminished gradient is named once `diminished_checks` checks in a row
+    found it: D winning for a moment early on, before ADA's `p` has risen,
+    is not G's gradient vanishing.
 
     Args:
         window: the last steps' metrics, `{key: (steps,) array}`.
         thresholds: a `HealthThresholds`.
-        g_grad_peak: the highest `g_grad_level` of the earlier windows.
+        state: the `StepState` the previous window returned (None: the first).
 
     Returns:
-        `(findings, g_grad_peak)`: a list of `Finding`, and the peak with
-        this window counted (a diverged window does not count).
+        `(findings, state)`: a list of `Finding`, and the state with this
+        window counted (a diverged window changes nothing).
     """
+    state = state or StepState()
     diverged = diverged_losses(window, thresholds)
     if diverged is not None:
-        return [diverged], g_grad_peak
-    g_grad_peak = max(g_grad_peak, g_grad_level(window))
-    found = (diminished_gradient(window, thresholds, g_grad_peak), unstable(window, thresholds))
-    return [finding for finding in found if finding is not None], g_grad_peak
+        return [diverged], state
+    peak = max(state.g_grad_peak, g_grad_level(window))
+    fading = diminished_gradient(window, thresholds, peak)
+    state = StepState(peak, state.diminished + 1 if fading is not None else 0)
+    if state.diminished < thresholds.diminished_checks:
+        fading = None
+    found = (fading, unstable(window, thresholds))
+    return [finding for finding in found if finding is not None], state
 
 
 def d_overfitting(window, thresholds, augment="off", ada_kimg=None):
@@ -375,8 +397,12 @@ def probe_collapse(probes, floor, thresholds):
     """Mode collapse seen by the quality probe in `collapse_probes` probes in a row.
 
     Probes taken before step `collapse_grace` do not count: kgan's defaults
-    on Fashion-MNIST cover 4-5 of 10 classes at step 100 and 8 at step 200
-    (KL 0.5-1.5), then every class; the naive first try stays narrow.
+    on Fashion-MNIST cover 3-5 of 10 classes at step 100 and 8-9 at step
+    200 (KL 0.4-1.6), then 9-10; the naive first try stays narrow. Nor is a
+    run collapsed while its class mix recovers fast: the latest probe's
+    class KL below `collapse_recovering` times the previous probe's (one
+    Fashion-MNIST seed of the defaults: KL 2.09, 1.04, 0.59, 0.29 at steps
+    200-500; the naive first try's KL wanders, 0.55 to 0.56 or 0.66 to 0.89).
 
     Args:
         probes: every probe so far, this one last: `{metric: value}` dicts
@@ -393,9 +419,14 @@ def probe_collapse(probes, floor, thresholds):
     counted = [p for p in probes if p.get("step") is None or p["step"] >= t.collapse_grace]
     if len(counted) < t.collapse_probes or counted[-1] is not probes[-1]:
         return None
-    signs = [_collapse_signs(probe, floor, t) for probe in counted[-t.collapse_probes :]]
+    window = counted[-t.collapse_probes :]
+    signs = [_collapse_signs(probe, floor, t) for probe in window]
     if not all(len(found) >= t.collapse_signs for found in signs):
         return None
+    kls = [probe.get("class_kl") for probe in window[-2:]]
+    if len(kls) == 2 and all(k is not None and math.isfinite(k) for k in kls):
+        if kls[1] < t.collapse_recovering * kls[0]:
+            return None
     return Finding(
         "mode_collapse",
         f"in the quality probe's last {t.collapse_probes} evaluations, {'; '.join(signs[-1])}",
