@@ -5,7 +5,11 @@
 - `kgan.health.advice`: what to try for each finding (`SUGGESTIONS`), in
   the words of train.py's flags;
 - `kgan.health.findings`: the failure names, `Finding`, `Cause` and an
-  epoch's `HealthStatus`.
+  epoch's `HealthStatus`;
+- `kgan.health.journal`: the probe records and `health.jsonl` in a run
+  folder (and their replay when a run resumes);
+- `kgan.health.facts`: what the advice reads off a model (learning rates,
+  Adam's beta_1, the augmentation), by duck typing.
 
 No Keras and no TensorFlow: the checks are tested on windows built by hand.
 
