@@ -8,7 +8,8 @@ suggestion), the probe's share of the wall time, and the epoch that became
 
 Recipes: `naive` is the ladder's rung 0 (the issue's command: 7 epochs of
 100 steps); `defaults` is kgan's defaults for the same 700 steps on the
-digits and 3000 steps (10 epochs of 300) on emoji64.
+digits and 10 epochs of one pass each on emoji64 (236 steps: 7,572 images in
+batches of 32).
 
     python -m benchmarks.monitor --recipes=naive --datasets=mnist --seeds=0,1,2
     python -m benchmarks.monitor --report_only
@@ -36,7 +37,8 @@ NAIVE_FLAGS = (
     "--d_lr=1.5e-4 --label_flip=0 --label_smoothing=0 --ema=0 --augment=off"
 ).split()
 # (epochs, steps per epoch) of each dataset's runs.
-LENGTH = {"mnist": (7, 100), "fashion_mnist": (7, 100), "emoji64": (10, 300)}
+# (An epoch is at most one pass: emoji64's 7,572 images give 236 steps.)
+LENGTH = {"mnist": (7, 100), "fashion_mnist": (7, 100), "emoji64": (10, 236)}
 RECIPES = {"naive": NAIVE_FLAGS, "defaults": []}
 SIGN_KEYS = ("precision", "recall", "class_kl", "classes_covered")
 
@@ -112,9 +114,9 @@ def report(records):
         "",
         "`python train.py` runs (`python -m benchmarks.monitor`); the naive first try is "
         "the ladder's rung 0 (7 epochs of 100 steps on the digits), the defaults are kgan's "
-        "for the same length (10 epochs of 300 steps on emoji64). *named* counts the runs "
-        "whose `health.jsonl` names a failure; *probe share* is the quality probe's share "
-        "of the wall time (the whole `train.py` process, start-up included).",
+        "for the same length (10 epochs of 236 steps, one pass each, on emoji64). *named* "
+        "counts the runs whose `health.jsonl` names a failure; *probe share* is the quality "
+        "probe's share of the wall time (the whole `train.py` process, start-up included).",
         "",
         "| recipe | dataset | seeds | named | what was named | first named at epoch | "
         "probe share | best epoch (generator/) |",
