@@ -166,6 +166,11 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
     )
     plan_generator(source.image_shape[0])
     if conditional and not source.num_classes:
+        if source.label_problem:
+            raise UserError(
+                f"--dataset={config.dataset} cannot be trained conditionally: "
+                f"{source.label_problem}; give one label 0..K-1 per image."
+            )
         raise UserError(f"--dataset={config.dataset} has no class labels to condition on.")
     # Resolved once, so config.json (and a resume's check) records what actually runs.
     config = dataclasses.replace(

@@ -177,3 +177,37 @@ def test_train_py_refuses_nan_images_before_writing_anything(tmp_path):
     )
     assert_one_line_error(result, str(path), "2048 NaN or infinite values", "nan_to_num")
     assert not out_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "labels, problem",
+    [
+        (np.arange(7) % 3, "['labels'] holds 7 labels for 8 images"),
+        (np.array([0, 1, 2, -1, -3, 0, 1, 2]), "['labels'] holds the label -3"),
+    ],
+)
+def test_labels_that_do_not_fit_the_images_refuse_a_conditional_run(tmp_path, labels, problem):
+    from kgan.training import train
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
+    path = tmp_path / "digits.npz"
+    np.savez(path, images=images, labels=labels)
+    source = load_source(str(path))
+    # Unconditional: trains unlabelled, but knows why.
+    assert source.num_classes is None
+    assert problem in source.label_problem
+    config = tiny_config(dataset=str(path), out_dir=str(tmp_path / "run"))
+    with pytest.raises(UserError) as error:
+        train(config, conditional=True, verbose=0)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "cannot be trained conditionally" in message and problem in message
+    assert not os.path.exists(tmp_path / "run")  # refused before anything is written
+
+
+def test_labels_with_minus_one_for_no_label_are_kept(tmp_path):
+    images = np.zeros((6, 8, 8, 1), np.uint8)
+    path = tmp_path / "digits.npz"
+    np.savez(path, images=images, labels=np.array([0, 1, -1, 2, 1, 0]))
+    source = load_source(str(path))
+    assert source.num_classes == 3 and source.label_problem is None

@@ -56,12 +56,13 @@ def _load_local(path, image_size, split, on_bad_image):
             f"--dataset={path} does not exist; give an existing IDX folder, .npz file "
             "or image folder, or a TFDS name such as mnist."
         )
+    label_problem = None
     if os.path.isdir(path) and find_idx_files(path):
         images, labels = load_idx_folder(path, split)
     elif os.path.isdir(path):
         images, labels = load_image_folder(path, image_size, on_bad_image)
     elif path.endswith(".npz"):
-        images, labels = load_npz(path)
+        images, labels, label_problem = load_npz(path)
     else:
         raise UserError(
             f"--dataset={path} is a file but not a .npz archive; give a .npz file, an "
@@ -70,4 +71,6 @@ def _load_local(path, image_size, split, on_bad_image):
     height, width = images.shape[1:3]
     if not image_size and height != width:
         raise UserError(f"{path} holds {height}x{width} images; pass --image_size to square them.")
-    return ArraySource(path, images, labels, image_size)
+    source = ArraySource(path, images, labels, image_size)
+    source.label_problem = label_problem
+    return source

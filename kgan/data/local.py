@@ -149,6 +149,11 @@ def _composite_on_white(images):
 def load_npz(path):
     """Loads images (and labels, if present) from a `.npz` file.
 
+    Returns:
+        `(images, labels, label_problem)`: labels are None where the file has
+        none or has unusable ones, and `label_problem` then says in one line
+        what is wrong with them (None where all is well or there are none).
+
     The images are the array under the first of `images`, `x_train`, `x`,
     `train_images`, `arr_0`, `data` that exists, or the file's only array;
     labels likewise from `labels`, `y_train`, `y`, ....
@@ -178,10 +183,12 @@ def load_npz(path):
         )
     images = to_uint8_images(arrays[image_key], f"{path}['{image_key}']")
     label_key = next((k for k in _LABEL_KEYS if k in arrays and k != image_key), None)
-    labels = None
+    labels = problem = None
     if label_key is not None:
-        labels = _to_labels(arrays[label_key], len(images), f"{path}['{label_key}']")
-    return images, labels
+        labels, problem = _to_labels(arrays[label_key], len(images), f"{path}['{label_key}']")
+    if problem:
+        logging.info("%s; training unlabelled", problem)
+    return images, labels, problem
 
 
 def _read_npz(path):
@@ -214,10 +221,16 @@ def _read_npz(path):
 
 
 def _to_labels(array, count, where):
-    """Class labels `(count,)` int32 from `array`, or None if it holds another count."""
+    """`(labels, problem)`: class labels `(count,)` int32 from `array`, or None and why not.
+
+    Labels that cannot be used (not one per image, e.g. one-hot rows; a
+    negative value other than -1, the pipeline's "no label") are dropped,
+    so an unconditional run trains unlabelled; `problem` says why in one
+    line, for a conditional run to refuse with.
+    """
     array = np.asarray(array).reshape(-1)
     if len(array) != count:
-        return None  # not one label per image (e.g. one-hot rows): train unlabelled
+        return None, f"{where} holds {len(array)} labels for {count} images"
     whole = np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_
     if np.issubdtype(array.dtype, np.floating):
         whole = bool(np.all(np.isfinite(array)) and np.all(array == np.round(array)))
@@ -227,7 +240,12 @@ def _to_labels(array, count, where):
             f"{where} holds {kind} labels that are not all whole numbers; save integer "
             "class labels 0..K-1 under 'labels', or remove them to train unlabelled."
         )
-    return array.astype(np.int32)
+    if len(array) and array.min() < -1:
+        return None, (
+            f"{where} holds the label {int(array.min())}; labels are 0..K-1, "
+            "or -1 for an image without one"
+        )
+    return array.astype(np.int32), None
 
 
 def list_image_files(folder):

@@ -40,6 +40,8 @@ class ImageSource:
         self.image_shape = tuple(image_shape)
         self.num_examples = num_examples
         self.num_classes = num_classes
+        # Why labels the dataset holds cannot be used (one line), or None.
+        self.label_problem = None
 
     def batches_per_pass(self, batch_size):
         """Full batches in one pass over the source (the rest is dropped).
