@@ -71,6 +71,4 @@ def _load_local(path, image_size, split, on_bad_image):
     height, width = images.shape[1:3]
     if not image_size and height != width:
         raise UserError(f"{path} holds {height}x{width} images; pass --image_size to square them.")
-    source = ArraySource(path, images, labels, image_size)
-    source.label_problem = label_problem
-    return source
+    return ArraySource(path, images, labels, image_size, label_problem)

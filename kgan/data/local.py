@@ -149,14 +149,14 @@ def _composite_on_white(images):
 def load_npz(path):
     """Loads images (and labels, if present) from a `.npz` file.
 
+    The images are the array under the first of `images`, `x_train`, `x`,
+    `train_images`, `arr_0`, `data` that exists, or the file's only array;
+    labels likewise from `labels`, `y_train`, `y`, ....
+
     Returns:
         `(images, labels, label_problem)`: labels are None where the file has
         none or has unusable ones, and `label_problem` then says in one line
         what is wrong with them (None where all is well or there are none).
-
-    The images are the array under the first of `images`, `x_train`, `x`,
-    `train_images`, `arr_0`, `data` that exists, or the file's only array;
-    labels likewise from `labels`, `y_train`, `y`, ....
 
     Raises:
         UserError: in one line naming the file, for a file that is not a

@@ -114,6 +114,8 @@ class ArraySource(ImageSource):
         labels: `(N,)` int32 class labels, or None.
         image_size: side of the square images the networks see; 0 keeps the
             stored height.
+        label_problem: why labels the dataset holds cannot be used (one
+            line), or None.
 
     Example:
 
@@ -122,12 +124,13 @@ class ArraySource(ImageSource):
     (32, 32, 1)
     """
 
-    def __init__(self, name, images, labels=None, image_size=0):
+    def __init__(self, name, images, labels=None, image_size=0, label_problem=None):
         size = image_size or images.shape[1]
         num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else None
         super().__init__(name, (size, size, images.shape[-1]), len(images), num_classes)
         self.images = images
         self.labels = labels
+        self.label_problem = label_problem
 
     def take(self, count=None):
         images = self.images[:count]
