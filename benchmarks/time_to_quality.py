@@ -50,6 +50,12 @@ flags.DEFINE_integer("num_samples", 5000, "Generated images per score.")
 flags.DEFINE_string("out", os.path.join(RESULTS, "time_to_quality.jsonl"), "Results file.")
 flags.DEFINE_bool("report_only", False, "Only rebuild the table and plot from the results file.")
 flags.DEFINE_bool("rerun", False, "Run again what is recorded (the table keeps the newest run).")
+flags.DEFINE_string(
+    "keep_generators",
+    "",
+    "Folder in which to export each kgan-built recipe's generator at the last mark (as SavedModel "
+    "<dataset>_<recipe>/), to score it again later with other yardsticks; empty keeps none.",
+)
 FLAGS = flags.FLAGS
 
 
@@ -90,7 +96,7 @@ def run(dataset, recipe):
                 best_dir=best_dir,
             )
             callbacks.append(probe)
-        results, _ = train_kgan(
+        results, gan = train_kgan(
             config, marks, lambda fn: score(fn, config.latent_dim), grids=True, callbacks=callbacks
         )
     else:
@@ -111,6 +117,8 @@ def run(dataset, recipe):
             },
         )
     save_png(results[-1].samples, os.path.join(RESULTS, f"ttq_{dataset}_{recipe}.png"))
+    if FLAGS.keep_generators and recipe in ("kgan", "dcgan64"):
+        gan.export_generator(os.path.join(FLAGS.keep_generators, f"{dataset}_{recipe}"))
     if probe is not None and probe.best_weights is not None:
         # What the user gets as generator/: the probe's best epoch, scored like the marks.
         best = probe.export_best()
