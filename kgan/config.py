@@ -707,6 +707,13 @@ class EvaluateConfig(_Settings):
     cache_dir: str | None = _field(
         None, "Where the dataset's classifier is cached; default $KGAN_CACHE_DIR or ~/.cache/kgan."
     )
+    identity_key: str = _field(
+        "",
+        "An .npz dataset's key holding which particular thing each image draws (emoji64: "
+        "emoji); adds recognisable, the share of samples an identity classifier assigns to one "
+        "of them with confidence (trained once, about 10 minutes for emoji64 on 2 CPU cores). "
+        "The category classifier behind FCD ranked a blurred smear above crisp shapes.",
+    )
 
     def validate(self):
         """Raises `UserError` for a bad field, or for nothing to score."""

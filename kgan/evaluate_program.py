@@ -47,6 +47,7 @@ def evaluate_from_config(config):
         config.image_size,
         config.cache_dir,
         config.classifier_epochs or None,
+        identity_key=config.identity_key or None,
     )
     floor = evaluator.floor(config.num_samples, config.seed)
     columns = [("real floor", floor)]
@@ -85,6 +86,13 @@ def evaluate_from_config(config):
         )
     else:
         lines.append("no labels: only the label-free checks (diversity, duplicates)")
+    if evaluator.identity is not None:
+        info = evaluator.identity.info
+        lines.append(
+            f"identities: {info['identities']} in {evaluator.identity.data.name}"
+            f"[{evaluator.identity.data.key!r}], classifier {100 * info['accuracy']:.1f}% "
+            f"accuracy on {info['held_out_images']} held-out images"
+        )
     if generator is not None:
         lines.append(f"generator: {generator.name} (latent_dim {generator.latent_dim})")
     counted = floor.get("classes_counted")

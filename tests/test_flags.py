@@ -107,6 +107,7 @@ def test_the_generator_flag_of_sample_is_required():
                 real=False,
                 classifier_epochs=0,
                 cache_dir=None,
+                identity_key="",
             ),
         ),
     ],

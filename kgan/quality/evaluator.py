@@ -30,8 +30,10 @@ LABELLED_KEYS = (
     "recall",
 )
 UNLABELLED_KEYS = ("diversity", "duplicates")
+# Where the dataset names each image's identity (`identity_key`): kgan.quality.identity.
+IDENTITY_KEYS = ("recognisable", "identities", "rejected")
 FEATURES = ("auto", "classifier", "ssl")  # the feature extractors `from_dataset` can use
-KEYS = LABELLED_KEYS + UNLABELLED_KEYS
+KEYS = LABELLED_KEYS + UNLABELLED_KEYS + IDENTITY_KEYS
 
 DIVERSITY_BATCH = 1000  # the fixed batch the label-free checks look at
 DUPLICATE_PERCENTILE = 1.0  # real images closer than this percentile count as copies
@@ -47,6 +49,8 @@ class Evaluator:
         kid_subsets: KID subsets (Binkowski et al. 2018 use 100; 20 keep it fast).
         kid_subset_size: samples per KID subset.
         k: the neighbour setting the radii of precision and recall.
+        identity: a `kgan.quality.identity.IdentityJudge` adding
+            `recognisable`, `identities` and `rejected`; None leaves them None.
 
     Example:
 
@@ -54,9 +58,12 @@ class Evaluator:
     >>> evaluator.evaluate("runs/kgan/generator", num_samples=5000)["fcd"]
     """
 
-    def __init__(self, data, classifier=None, kid_subsets=20, kid_subset_size=1000, k=3):
+    def __init__(
+        self, data, classifier=None, kid_subsets=20, kid_subset_size=1000, k=3, identity=None
+    ):
         self.data = data
         self.classifier = classifier
+        self.identity = identity
         self.kid_subsets = int(kid_subsets)
         self.kid_subset_size = int(kid_subset_size)
         self.k = int(k)
@@ -90,6 +97,7 @@ class Evaluator:
         cache_dir=None,
         classifier_epochs=None,
         features="auto",
+        identity_key=None,
         **kwargs,
     ):
         """Loads and splits `dataset` and loads (or trains once) its feature extractor.
@@ -106,6 +114,8 @@ class Evaluator:
                 dataset gets the label-free checks only), `"ssl"` (the
                 label-free contrastive extractor of `kgan.quality.ssl`) or
                 `"auto"` (the classifier where there are labels, else ssl).
+            identity_key: the `.npz` key of each image's identity (emoji64:
+                `"emoji"`), for `recognisable`; None: no identity judge.
             **kwargs: passed to `Evaluator`.
         """
         from kgan.quality.classifier import load_or_train_classifier
@@ -119,6 +129,12 @@ class Evaluator:
             extractor = load_or_train_ssl_extractor(data, cache_dir)
         elif data.labelled:
             extractor = load_or_train_classifier(data, cache_dir, classifier_epochs)
+        if identity_key:
+            from kgan.quality.identity import IdentityJudge
+
+            kwargs["identity"] = IdentityJudge.from_dataset(
+                dataset, identity_key, image_size, cache_dir
+            )
         return cls(data, extractor, **kwargs)
 
     @property
@@ -166,6 +182,8 @@ class Evaluator:
         batch = images[:DIVERSITY_BATCH]
         result["diversity"] = metrics.pairwise_diversity(batch) / self.reference_diversity
         result["duplicates"] = metrics.duplicate_fraction(batch, self.duplicate_threshold)
+        if self.identity is not None:
+            result.update(self.identity.score_images(images))
         if not self.labelled:
             return result
 
@@ -215,7 +233,11 @@ class Evaluator:
         images = self.data.floor_images
         if num_samples:
             images = images[:num_samples]
-        return self.score_images(to_float(images), seed, kid)
+        result = self.score_images(to_float(images), seed, kid)
+        if self.identity is not None:
+            # The identity classifier has its own split: its held-out half is the ceiling.
+            result.update(self.identity.floor())
+        return result
 
 
 def _shape(shape):
@@ -223,9 +245,13 @@ def _shape(shape):
 
 
 @functools.lru_cache(maxsize=4)
-def get_evaluator(dataset, data_dir=None, image_size=0, cache_dir=None, classifier_epochs=None):
+def get_evaluator(
+    dataset, data_dir=None, image_size=0, cache_dir=None, classifier_epochs=None, identity_key=None
+):
     """An `Evaluator` per dataset (arguments as `Evaluator.from_dataset`), kept for the process."""
-    return Evaluator.from_dataset(dataset, data_dir, image_size, cache_dir, classifier_epochs)
+    return Evaluator.from_dataset(
+        dataset, data_dir, image_size, cache_dir, classifier_epochs, identity_key=identity_key
+    )
 
 
 def evaluate_generator(
@@ -236,6 +262,7 @@ def evaluate_generator(
     data_dir=None,
     image_size=0,
     cache_dir=None,
+    identity_key=None,
 ):
     """Scores a generator against `dataset`'s held-out reference set.
 
@@ -252,18 +279,21 @@ def evaluate_generator(
         data_dir: TFDS data folder.
         image_size: side of the square images; 0 keeps the dataset's own.
         cache_dir: classifier cache root.
+        identity_key: the `.npz` key of each image's identity, for
+            `recognisable` (`kgan.quality.identity`).
 
     Returns:
         A dict: `fcd`, `kid`, `kid_std`, `classifier_score`,
         `classes_covered`, `class_kl`, `precision`, `recall` (None for an
-        unlabelled dataset), `diversity`, `duplicates`, `num_samples`,
-        `reference_size`.
+        unlabelled dataset), `diversity`, `duplicates`, `recognisable`,
+        `identities`, `rejected` (None without `identity_key`),
+        `num_samples`, `reference_size`.
 
     Example:
 
     >>> evaluate_generator("runs/kgan/generator", "../shared/data/mnist")["fcd"]
     """
-    evaluator = get_evaluator(dataset, data_dir, image_size, cache_dir)
+    evaluator = get_evaluator(dataset, data_dir, image_size, cache_dir, identity_key=identity_key)
     return evaluator.evaluate(generator_or_path, num_samples, seed)
 
 

@@ -16,6 +16,13 @@ ROWS = (
     ("class_kl", "class KL", "lower", "KL(sample class mix || data's), nats; rare classes pooled"),
     ("precision", "precision", "higher", "fidelity: samples on the real manifold"),
     ("recall", "recall", "higher", "diversity: real images the samples cover"),
+    (
+        "recognisable",
+        "recognisable",
+        "higher",
+        "samples given one identity with >= 50% confidence",
+    ),
+    ("identities", "identities", "higher", "distinct identities among the recognisable"),
     ("diversity", "diversity", "~1", "pixel spread of a fixed batch / real data's"),
     ("duplicates", "duplicates", "lower", "near-copies in a fixed batch (real ~0.01)"),
     ("num_samples", "samples", "", "images scored"),
@@ -29,7 +36,7 @@ def _format(key, result, num_classes):
     if key == "classes_covered":
         counted = result.get("classes_counted") or num_classes
         return f"{value}/{counted}" if counted else str(value)
-    if key == "num_samples":
+    if key in ("num_samples", "identities"):
         return str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
