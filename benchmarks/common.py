@@ -20,6 +20,9 @@ DATASETS = {
     "fashion_mnist": "/usr/share/datasets/fashion-mnist",
     "emoji64": "../shared/data/emoji64/emoji64.npz",
 }
+# Datasets that name which particular thing each image draws: the `.npz` key
+# `kgan.quality` scores recognisability with (`kgan.quality.identity`).
+IDENTITY_KEYS = {"emoji64": "emoji"}
 # The 28x28 greyscale datasets the technique table and its thresholds cover.
 DIGITS = ("mnist", "fashion_mnist")
 

@@ -33,6 +33,7 @@ from absl import app, flags  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     DATASETS,
     DCGAN64,
+    IDENTITY_KEYS,
     RESULTS,
     append_result,
     load_results,
@@ -50,6 +51,13 @@ flags.DEFINE_integer("num_samples", 5000, "Generated images per score.")
 flags.DEFINE_string("out", os.path.join(RESULTS, "time_to_quality.jsonl"), "Results file.")
 flags.DEFINE_bool("report_only", False, "Only rebuild the table and plot from the results file.")
 flags.DEFINE_bool("rerun", False, "Run again what is recorded (the table keeps the newest run).")
+flags.DEFINE_list(
+    "set",
+    [],
+    "Config fields changed for the kgan recipe, field=value (a lever: "
+    "--set=d_batch_norm=true); its records carry them as `set` and its grid is "
+    "ttq_<dataset>_kgan_<set>.png. Give lever runs their own --out.",
+)
 flags.DEFINE_string(
     "keep_generators",
     "",
@@ -63,6 +71,38 @@ def _path(dataset):
     return DATASETS.get(dataset, dataset)
 
 
+def parse_set(items):
+    """`["d_lr=4e-4", "d_batch_norm=true"]` -> Config overrides typed as the fields' defaults."""
+    import dataclasses
+
+    from kgan.config import Config
+
+    defaults = {f.name: f.default for f in dataclasses.fields(Config)}
+    overrides = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in defaults:
+            raise app.UsageError(f"--set={item}: Config has no field {name!r}")
+        kind = type(defaults[name])
+        if kind is bool:
+            overrides[name] = text.lower() in ("1", "true", "yes")
+        elif kind in (int, float):
+            overrides[name] = kind(text)
+        else:
+            overrides[name] = text
+    return overrides
+
+
+def set_label(overrides):
+    """The records' `set`: the overrides as sorted `field=value` pairs, `,`-joined."""
+    return ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
+
+
+def label(record):
+    """The recipe of a record, with its lever if it has one."""
+    return record["recipe"] + (f" [{record['set']}]" if record.get("set") else "")
+
+
 def run(dataset, recipe):
     from benchmarks.budget import train_kgan, train_tutorial
     from kgan.config import Config
@@ -71,15 +111,18 @@ def run(dataset, recipe):
     from kgan.quality.generators import Generator
 
     path = _path(dataset)
+    identity_key = IDENTITY_KEYS.get(dataset)
     marks = [float(m) * 60 for m in FLAGS.minutes]
 
     def score(sample_fn, latent_dim):
         generator = Generator(lambda z, c=None: sample_fn(z), latent_dim, False, recipe)
-        return evaluate_generator(generator, path, num_samples=FLAGS.num_samples, seed=0)
+        return evaluate_generator(
+            generator, path, num_samples=FLAGS.num_samples, seed=0, identity_key=identity_key
+        )
 
     probe = None
     if recipe in ("kgan", "dcgan64"):
-        overrides = DCGAN64 if recipe == "dcgan64" else {}
+        overrides = DCGAN64 if recipe == "dcgan64" else parse_set(FLAGS.set)
         config = Config(dataset=path, seed=FLAGS.seed, **overrides)
         callbacks = []
         if recipe == "kgan" and config.eval_every:
@@ -105,6 +148,9 @@ def run(dataset, recipe):
         )
     base = {"benchmark": "time_to_quality", "dataset": dataset, "recipe": recipe}
     base["seed"] = FLAGS.seed
+    lever = set_label(parse_set(FLAGS.set)) if recipe == "kgan" else ""
+    if lever:
+        base["set"] = lever
     for mark, minutes in zip(results, FLAGS.minutes, strict=True):
         append_result(
             FLAGS.out,
@@ -116,13 +162,16 @@ def run(dataset, recipe):
                 **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
             },
         )
-    save_png(results[-1].samples, os.path.join(RESULTS, f"ttq_{dataset}_{recipe}.png"))
+    name = f"{dataset}_{recipe}" + (f"_{lever.replace(',', '_')}" if lever else "")
+    save_png(results[-1].samples, os.path.join(RESULTS, f"ttq_{name}.png"))
     if FLAGS.keep_generators and recipe in ("kgan", "dcgan64"):
-        gan.export_generator(os.path.join(FLAGS.keep_generators, f"{dataset}_{recipe}"))
+        gan.export_generator(os.path.join(FLAGS.keep_generators, name))
     if probe is not None and probe.best_weights is not None:
         # What the user gets as generator/: the probe's best epoch, scored like the marks.
         best = probe.export_best()
-        scores = evaluate_generator(best, path, num_samples=FLAGS.num_samples, seed=0)
+        scores = evaluate_generator(
+            best, path, num_samples=FLAGS.num_samples, seed=0, identity_key=identity_key
+        )
         append_result(
             FLAGS.out,
             {
@@ -155,7 +204,7 @@ def newest(records):
     """The marks of the newest run per dataset, recipe and minutes, and its best generators."""
     marks, best = {}, {}
     for r in records:  # file order: later runs replace earlier ones
-        key = (r["dataset"], r["recipe"], r["minutes"])
+        key = (r["dataset"], label(r), r["minutes"])
         (best if r.get("generator") == "best" else marks)[key] = r
     return list(marks.values()), list(best.values())
 
@@ -163,23 +212,24 @@ def newest(records):
 def report(records, floor_fcd):
     records, best = newest(records)
     lines = [
-        "| dataset | recipe | minutes | steps | FCD | FCD / floor | classes covered |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | recipe | minutes | steps | FCD | FCD / floor | classes covered "
+        "| recognisable |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     summary = []
     for dataset in sorted({r["dataset"] for r in records}):
         floor = floor_fcd[dataset]
-        by_recipe = {}
-        for recipe in RECIPES:
-            rows = sorted(
-                (r for r in records if r["dataset"] == dataset and r["recipe"] == recipe),
-                key=lambda r: r["minutes"],
-            )
-            by_recipe[recipe] = rows
+        by_recipe = {name: [] for name in RECIPES}
+        here = [r for r in records if r["dataset"] == dataset]
+        names = sorted({label(r) for r in here}, key=lambda n: (n.split(" ")[0] == "kgan", n))
+        for name in names:
+            rows = sorted((r for r in here if label(r) == name), key=lambda r: r["minutes"])
+            by_recipe[name] = rows
             for r in rows:
                 lines.append(
-                    f"| {dataset} | {recipe} | {r['minutes']:g} | {r['steps']} | "
-                    f"{r['fcd']:.2f} | {r['fcd'] / floor:.1f}x | {r['classes_covered']} |"
+                    f"| {dataset} | {name} | {r['minutes']:g} | {r['steps']} | "
+                    f"{r['fcd']:.2f} | {r['fcd'] / floor:.1f}x | {r['classes_covered']} | "
+                    f"{_share(r.get('recognisable'))} |"
                 )
         baseline = next((name for name in RECIPES if name != "kgan" and by_recipe[name]), None)
         if baseline and by_recipe["kgan"]:
@@ -196,17 +246,26 @@ def report(records, floor_fcd):
             )
     for r in best:
         floor = floor_fcd[r["dataset"]]
-        marks = [m for m in records if (m["dataset"], m["recipe"]) == (r["dataset"], r["recipe"])]
+        marks = [m for m in records if (m["dataset"], label(m)) == (r["dataset"], label(r))]
         top = min(marks, key=lambda m: m["fcd"])
         summary.append(
-            f"- {r['dataset']}, {r['recipe']}: `generator/` (the quality probe's best, epoch "
+            f"- {r['dataset']}, {label(r)}: `generator/` (the quality probe's best, epoch "
             f"{r['best_epoch']}, step {r['steps']}) scores FCD {r['fcd']:.2f} "
             f"({r['fcd'] / floor:.1f}x the floor); the best mark, {top['minutes']:g} minutes, "
             f"{top['fcd']:.2f}."
         )
     text = "\n".join(["# Time to quality", "", *summary, "", *lines, ""])
-    write_table("time_to_quality.md", text)
+    write_table(f"{_stem()}.md", text)
     _plot(records, floor_fcd)
+
+
+def _stem():
+    """The table and plot are named after the results file: time_to_quality.md and .png."""
+    return os.path.splitext(os.path.basename(FLAGS.out))[0]
+
+
+def _share(value):
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 # Recipe -> its name in the summary; kgan last (the others are baselines).
@@ -220,18 +279,15 @@ def _plot(records, floor_fcd):
     datasets = sorted({r["dataset"] for r in records})
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
-        for recipe in RECIPES:
-            rows = sorted(
-                (r for r in records if r["dataset"] == dataset and r["recipe"] == recipe),
-                key=lambda r: r["minutes"],
+        here = [r for r in records if r["dataset"] == dataset]
+        for name in sorted({label(r) for r in here}):
+            rows = sorted((r for r in here if label(r) == name), key=lambda r: r["minutes"])
+            ax.plot(
+                [r["minutes"] for r in rows],
+                [r["fcd"] / floor_fcd[dataset] for r in rows],
+                marker="o",
+                label=name,
             )
-            if rows:
-                ax.plot(
-                    [r["minutes"] for r in rows],
-                    [r["fcd"] / floor_fcd[dataset] for r in rows],
-                    marker="o",
-                    label=recipe,
-                )
         ax.axhline(4, color="grey", linestyle="--", linewidth=1, label="4x floor")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -240,7 +296,7 @@ def _plot(records, floor_fcd):
         ax.set_title(dataset)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "time_to_quality.png"), dpi=100)
+    fig.savefig(os.path.join(RESULTS, f"{_stem()}.png"), dpi=100)
 
 
 def main(argv):
@@ -248,10 +304,13 @@ def main(argv):
     from kgan.quiet import import_tensorflow
 
     import_tensorflow()
+    lever = set_label(parse_set(FLAGS.set))
     done = {
         (r["dataset"], r["recipe"], r["seed"])
         for r in load_results(FLAGS.out)
-        if r["minutes"] == float(FLAGS.minutes[-1]) and not FLAGS.rerun
+        if r["minutes"] == float(FLAGS.minutes[-1])
+        and r.get("set", "") == (lever if r["recipe"] == "kgan" else "")
+        and not FLAGS.rerun
     }
     if not FLAGS.report_only:
         for dataset in FLAGS.datasets:
