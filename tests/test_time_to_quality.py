@@ -1,0 +1,34 @@
+"""The time-to-quality benchmark's lever runs: `--set` parsing and how their records group."""
+
+import pytest
+from absl import app
+
+from benchmarks import time_to_quality as ttq
+
+
+def test_set_is_typed_as_the_config_fields_and_refuses_unknown_fields():
+    overrides = ttq.parse_set(["d_batch_norm=true", "d_lr=4e-4", "d_layers=5", "upsample=resize"])
+    assert overrides == {"d_batch_norm": True, "d_lr": 4e-4, "d_layers": 5, "upsample": "resize"}
+    assert ttq.parse_set(["spectral_norm=false"]) == {"spectral_norm": False}
+    assert ttq.set_label({"d_lr": 4e-4, "d_batch_norm": True}) == "d_batch_norm=True,d_lr=0.0004"
+    with pytest.raises(app.UsageError, match="no field 'd_bn'"):
+        ttq.parse_set(["d_bn=true"])
+
+
+def test_a_lever_run_is_its_own_recipe_and_does_not_replace_the_defaults():
+    def record(minutes, fcd, lever=None, **extra):
+        r = {"dataset": "emoji64", "recipe": "kgan", "minutes": minutes, "fcd": fcd, **extra}
+        return {**r, "set": lever} if lever else r
+
+    records = [
+        record(16, 20.0),
+        record(16, 18.0, "d_batch_norm=True"),
+        record(16, 15.0, generator="best"),
+        record(16, 19.0),  # a rerun of the defaults replaces the first
+    ]
+    marks, best = ttq.newest(records)
+    assert sorted((ttq.label(r), r["fcd"]) for r in marks) == [
+        ("kgan", 19.0),
+        ("kgan [d_batch_norm=True]", 18.0),
+    ]
+    assert [r["fcd"] for r in best] == [15.0]
