@@ -56,7 +56,7 @@ flags.DEFINE_list(
     [],
     "Config fields changed for the kgan recipe, field=value (a lever: "
     "--set=d_batch_norm=true); its records carry them as `set` and its grid is "
-    "ttq_<dataset>_kgan_<set>.png. Give lever runs their own --out.",
+    "ttq_<dataset>_kgan_<field>-<value>.png. Give lever runs their own --out.",
 )
 flags.DEFINE_string(
     "keep_generators",
@@ -162,7 +162,9 @@ def run(dataset, recipe):
                 **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
             },
         )
-    name = f"{dataset}_{recipe}" + (f"_{lever.replace(',', '_')}" if lever else "")
+    name = f"{dataset}_{recipe}"
+    if lever:
+        name += "_" + lever.replace(",", "_").replace("=", "-")
     save_png(results[-1].samples, os.path.join(RESULTS, f"ttq_{name}.png"))
     if FLAGS.keep_generators and recipe in ("kgan", "dcgan64"):
         gan.export_generator(os.path.join(FLAGS.keep_generators, name))
@@ -213,8 +215,8 @@ def report(records, floor_fcd):
     records, best = newest(records)
     lines = [
         "| dataset | recipe | minutes | steps | FCD | FCD / floor | classes covered "
-        "| recognisable |",
-        "|---|---|---|---|---|---|---|---|",
+        "| recognisable | rejected |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     summary = []
     for dataset in sorted({r["dataset"] for r in records}):
@@ -229,7 +231,7 @@ def report(records, floor_fcd):
                 lines.append(
                     f"| {dataset} | {name} | {r['minutes']:g} | {r['steps']} | "
                     f"{r['fcd']:.2f} | {r['fcd'] / floor:.1f}x | {r['classes_covered']} | "
-                    f"{_share(r.get('recognisable'))} |"
+                    f"{_share(r.get('recognisable'))} | {_share(r.get('rejected'))} |"
                 )
         baseline = next((name for name in RECIPES if name != "kgan" and by_recipe[name]), None)
         if baseline and by_recipe["kgan"]:
@@ -254,7 +256,8 @@ def report(records, floor_fcd):
             f"({r['fcd'] / floor:.1f}x the floor); the best mark, {top['minutes']:g} minutes, "
             f"{top['fcd']:.2f}."
         )
-    text = "\n".join(["# Time to quality", "", *summary, "", *lines, ""])
+    title = "# Time to quality" + ("" if _stem() == "time_to_quality" else f": {_stem()}")
+    text = "\n".join([title, "", *summary, "", *lines, ""])
     write_table(f"{_stem()}.md", text)
     _plot(records, floor_fcd)
 
