@@ -40,6 +40,7 @@ from benchmarks.common import (  # noqa: E402
     pyplot,
     write_table,
 )
+from benchmarks.records import label, newest, parse_set, set_label  # noqa: E402
 
 flags.DEFINE_list(
     "datasets", ["mnist", "fashion_mnist"], "Datasets to run (keys of DATASETS or paths)."
@@ -69,38 +70,6 @@ FLAGS = flags.FLAGS
 
 def _path(dataset):
     return DATASETS.get(dataset, dataset)
-
-
-def parse_set(items):
-    """`["d_lr=4e-4", "d_batch_norm=true"]` -> Config overrides typed as the fields' defaults."""
-    import dataclasses
-
-    from kgan.config import Config
-
-    defaults = {f.name: f.default for f in dataclasses.fields(Config)}
-    overrides = {}
-    for item in items:
-        name, _, text = item.partition("=")
-        if name not in defaults:
-            raise app.UsageError(f"--set={item}: Config has no field {name!r}")
-        kind = type(defaults[name])
-        if kind is bool:
-            overrides[name] = text.lower() in ("1", "true", "yes")
-        elif kind in (int, float):
-            overrides[name] = kind(text)
-        else:
-            overrides[name] = text
-    return overrides
-
-
-def set_label(overrides):
-    """The records' `set`: the overrides as sorted `field=value` pairs, `,`-joined."""
-    return ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
-
-
-def label(record):
-    """The recipe of a record, with its lever if it has one."""
-    return record["recipe"] + (f" [{record['set']}]" if record.get("set") else "")
 
 
 def run(dataset, recipe):
@@ -200,15 +169,6 @@ def minutes_to_reach(rows, target):
         if row["fcd"] <= target:
             return row["minutes"]
     return None
-
-
-def newest(records):
-    """The marks of the newest run per dataset, recipe and minutes, and its best generators."""
-    marks, best = {}, {}
-    for r in records:  # file order: later runs replace earlier ones
-        key = (r["dataset"], label(r), r["minutes"])
-        (best if r.get("generator") == "best" else marks)[key] = r
-    return list(marks.values()), list(best.values())
 
 
 def report(records, floor_fcd):

@@ -1,0 +1,45 @@
+"""Lever runs of the time-to-quality benchmark: `--set` overrides and how their records group.
+
+No absl flags here, so tests and other benchmarks can import it.
+"""
+
+import dataclasses
+
+
+def parse_set(items):
+    """`["d_lr=4e-4", "d_batch_norm=true"]` -> Config overrides typed as the fields' defaults."""
+    from kgan.config import Config
+
+    defaults = {f.name: f.default for f in dataclasses.fields(Config)}
+    overrides = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in defaults:
+            raise ValueError(f"--set={item}: Config has no field {name!r}")
+        kind = type(defaults[name])
+        if kind is bool:
+            overrides[name] = text.lower() in ("1", "true", "yes")
+        elif kind in (int, float):
+            overrides[name] = kind(text)
+        else:
+            overrides[name] = text
+    return overrides
+
+
+def set_label(overrides):
+    """The records' `set`: the overrides as sorted `field=value` pairs, `,`-joined."""
+    return ",".join(f"{k}={overrides[k]}" for k in sorted(overrides))
+
+
+def label(record):
+    """The recipe of a record, with its lever if it has one."""
+    return record["recipe"] + (f" [{record['set']}]" if record.get("set") else "")
+
+
+def newest(records):
+    """The marks of the newest run per dataset, recipe and minutes, and its best generators."""
+    marks, best = {}, {}
+    for r in records:  # file order: later runs replace earlier ones
+        key = (r["dataset"], label(r), r["minutes"])
+        (best if r.get("generator") == "best" else marks)[key] = r
+    return list(marks.values()), list(best.values())
