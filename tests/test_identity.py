@@ -108,7 +108,7 @@ def test_a_trained_judge_is_cached_and_joins_an_evaluation(tmp_path):
     data = load_identity_data(path, "emoji")
     judge = identity.load_or_train(data, str(tmp_path / "cache"), epochs=3)
     assert judge.info["identities"] == 4
-    assert judge.info["reject_images"] == len(data.train_images) // 4
+    assert judge.info["reject_images"] == int(len(data.train_images) * identity.REJECT_FRACTION)
     folder = os.path.join(tmp_path, "cache", "identity", identity.cache_key(data, 3))
     with open(os.path.join(folder, "info.json")) as f:
         assert json.load(f)["train_images"] == len(data.train_images)
