@@ -7,7 +7,14 @@ import dataclasses
 
 
 def parse_set(items):
-    """`["d_lr=4e-4", "d_batch_norm=true"]` -> Config overrides typed as the fields' defaults."""
+    """`["d_lr=4e-4", "d_batch_norm=true"]` -> Config overrides typed as the fields' defaults.
+
+    A field whose default is None (planned from the image size) takes an int
+    if the text is one, else a float, else the text.
+
+    Raises:
+        ValueError: an unknown field, or a value its field's type cannot take.
+    """
     from kgan.config import Config
 
     defaults = {f.name: f.default for f in dataclasses.fields(Config)}
@@ -17,13 +24,27 @@ def parse_set(items):
         if name not in defaults:
             raise ValueError(f"--set={item}: Config has no field {name!r}")
         kind = type(defaults[name])
-        if kind is bool:
-            overrides[name] = text.lower() in ("1", "true", "yes")
-        elif kind in (int, float):
-            overrides[name] = kind(text)
-        else:
-            overrides[name] = text
+        try:
+            overrides[name] = _typed(text, kind)
+        except ValueError:
+            raise ValueError(f"--set={item}: {name} takes a {kind.__name__}") from None
     return overrides
+
+
+def _typed(text, kind):
+    if kind is bool:
+        words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+        if text.lower() not in words:
+            raise ValueError(text)
+        return words[text.lower()]
+    if kind in (int, float, str):
+        return kind(text)
+    for guess in (int, float):
+        try:
+            return guess(text)
+        except ValueError:
+            pass
+    return text
 
 
 def set_label(overrides):

@@ -14,6 +14,15 @@ def test_set_is_typed_as_the_config_fields_and_refuses_unknown_fields():
         ttq.parse_set(["d_bn=true"])
 
 
+def test_set_types_planned_fields_and_refuses_values_of_the_wrong_type():
+    # g_filters defaults to None (planned from the image size): a number is a number.
+    assert ttq.parse_set(["g_filters=128", "d_filters=32"]) == {"g_filters": 128, "d_filters": 32}
+    with pytest.raises(ValueError, match="d_batch_norm takes a bool"):
+        ttq.parse_set(["d_batch_norm=ture"])
+    with pytest.raises(ValueError, match="d_lr takes a float"):
+        ttq.parse_set(["d_lr=fast"])
+
+
 def test_a_lever_run_is_its_own_recipe_and_does_not_replace_the_defaults():
     def record(minutes, fcd, lever=None, **extra):
         r = {"dataset": "emoji64", "recipe": "kgan", "minutes": minutes, "fcd": fcd, **extra}

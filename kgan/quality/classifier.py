@@ -80,12 +80,24 @@ def build_classifier(image_shape, num_classes, feature_dim=FEATURE_DIM, name="cl
         )(x)
         x = layers.MaxPooling2D(2, name=f"{name}_block{block}_pool")(x)
         size = (size + 1) // 2
+    logits = classifier_head(x, num_classes, name, feature_dim)
+    return keras.Model(images, logits, name=name)
+
+
+def classifier_head(x, num_outputs, name, feature_dim=FEATURE_DIM):
+    """Flatten, dropout 0.3, the `{name}_features` ReLU layer, dropout 0.3, logits.
+
+    The head of kgan's yardstick classifiers (`build_classifier`,
+    `kgan.quality.identity`); its layer names are what cached models and
+    `Classifier` look up, so they do not change.
+    """
+    from keras import layers
+
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dropout(0.3, name=f"{name}_flatten_dropout")(x)
     features = layers.Dense(feature_dim, activation="relu", name=f"{name}_features")(x)
     x = layers.Dropout(0.3, name=f"{name}_features_dropout")(features)
-    logits = layers.Dense(num_classes, name=f"{name}_logits")(x)
-    return keras.Model(images, logits, name=name)
+    return layers.Dense(num_outputs, name=f"{name}_logits")(x)
 
 
 class Classifier:
@@ -195,25 +207,7 @@ def train_classifier(data, epochs=None, seed=0):
     epochs = epochs or default_epochs(len(data.train_images))
     keras.utils.set_random_seed(seed)
     model = build_classifier(data.image_shape, data.num_classes)
-    steps = epochs * -(-len(data.train_images) // BATCH_SIZE)
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        jit_compile=False,
-    )
-    start = time.time()
-    model.fit(
-        to_float(data.train_images),
-        data.train_labels,
-        batch_size=BATCH_SIZE,
-        epochs=epochs,
-        shuffle=True,
-        verbose=0,
-    )
-    seconds = time.time() - start
+    seconds = fit_classifier(model, data.train_images, data.train_labels, epochs)
     classifier = Classifier(model, {})
     _, probabilities = classifier.features_and_probabilities(to_float(data.held_out_images))
     accuracy = float(np.mean(probabilities.argmax(axis=1) == data.held_out_labels))
@@ -230,6 +224,57 @@ def train_classifier(data, epochs=None, seed=0):
     return classifier
 
 
+def fit_classifier(model, images, labels, epochs):
+    """Fits `model` to uint8 `images` and integer `labels`; returns the seconds it took.
+
+    Adam from `LEARNING_RATE`, cosine-decayed to 0 over the run, batches of
+    `BATCH_SIZE`, softmax cross-entropy on the logits.
+    """
+    import keras
+
+    steps = epochs * -(-len(images) // BATCH_SIZE)
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
+        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
+    start = time.time()
+    model.fit(to_float(images), labels, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
+    return time.time() - start
+
+
+def load_cached(folder):
+    """`(model, info)` cached in `folder` by `write_cached`, or None if it holds none."""
+    import keras
+
+    model_path = os.path.join(folder, "classifier.keras")
+    info_path = os.path.join(folder, "info.json")
+    if not (os.path.exists(model_path) and os.path.exists(info_path)):
+        return None
+    with open(info_path) as f:
+        info = json.load(f)
+    return keras.saving.load_model(model_path, compile=False), info
+
+
+def write_cached(folder, model, info, what="classifier"):
+    """Writes `model` and `info` beside `folder`, then renames it into place.
+
+    A cache that cannot be written is only logged: the classifier is
+    trained again next time.
+    """
+    try:
+        with atomic_folder(folder) as temporary:
+            os.makedirs(temporary)
+            model.save(os.path.join(temporary, "classifier.keras"))
+            atomic_write(
+                os.path.join(temporary, "info.json"), json.dumps(info, indent=2, sort_keys=True)
+            )
+    except OSError as e:
+        logging.warning("could not cache the %s in %s (%s); it will be retrained", what, folder, e)
+
+
 def load_or_train_classifier(data, cache_dir=None, epochs=None):
     """The classifier of `data`, from the cache or trained (and cached) now.
 
@@ -242,16 +287,11 @@ def load_or_train_classifier(data, cache_dir=None, epochs=None):
     Returns:
         A `Classifier`; `classifier.info["path"]` is its cache folder.
     """
-    import keras
-
     epochs = epochs or default_epochs(len(data.train_images))
     folder = os.path.join(cache_dir or default_cache_dir(), "classifiers", cache_key(data, epochs))
-    model_path = os.path.join(folder, "classifier.keras")
-    info_path = os.path.join(folder, "info.json")
-    if os.path.exists(model_path) and os.path.exists(info_path):
-        with open(info_path) as f:
-            info = json.load(f)
-        classifier = Classifier(keras.saving.load_model(model_path, compile=False), info)
+    cached = load_cached(folder)
+    if cached is not None:
+        classifier = Classifier(*cached)
         classifier.info["path"] = folder
         return classifier
 
@@ -269,22 +309,6 @@ def load_or_train_classifier(data, cache_dir=None, epochs=None):
         classifier.info["held_out_images"],
         classifier.info["train_seconds"],
     )
-    _write_atomically(classifier, folder)
+    write_cached(folder, classifier.model, classifier.info, "evaluation classifier")
     classifier.info["path"] = folder
     return classifier
-
-
-def _write_atomically(classifier, folder):
-    """Writes model and info beside `folder`, then renames into place."""
-    try:
-        with atomic_folder(folder) as temporary:
-            os.makedirs(temporary)
-            classifier.model.save(os.path.join(temporary, "classifier.keras"))
-            atomic_write(
-                os.path.join(temporary, "info.json"),
-                json.dumps(classifier.info, indent=2, sort_keys=True),
-            )
-    except OSError as e:
-        logging.warning(
-            "could not cache the classifier in %s (%s); it will be retrained", folder, e
-        )

@@ -31,26 +31,31 @@ under `<cache>/identity/<key>/`.
 
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import re
-import time
 
 import numpy as np
 
 from kgan.errors import UserError
-from kgan.files import atomic_folder, atomic_write
-from kgan.quality.classifier import default_cache_dir, predict_batches, traced
+from kgan.quality.classifier import (
+    BATCH_SIZE,
+    FEATURE_DIM,
+    LEARNING_RATE,
+    classifier_head,
+    default_cache_dir,
+    fit_classifier,
+    load_cached,
+    predict_batches,
+    traced,
+    write_cached,
+)
 from kgan.quality.data import to_float
 
 RECIPE_VERSION = 2  # bump when the architecture, the reject set or the training changes
 SPLIT_SEED = 0
 CONFIDENCE = 0.5  # the top identity's probability that makes a sample recognisable
-EPOCHS = 60
-BATCH_SIZE = 64
-LEARNING_RATE = 2e-3
-FEATURE_DIM = 128
+EPOCHS = 60  # batches, learning rate and head: those of kgan.quality.classifier
 REJECT_FRACTION = 0.5  # reject-class images, as a share of the training images
 KEYS = ("recognisable", "identities", "rejected")
 
@@ -220,11 +225,7 @@ def build_identity_classifier(image_shape, num_outputs, name="identity"):
         )(x)
         if block < 4:
             x = layers.MaxPooling2D(2, name=f"{name}_block{block}_pool")(x)
-    x = layers.Flatten(name=f"{name}_flatten")(x)
-    x = layers.Dropout(0.3, name=f"{name}_flatten_dropout")(x)
-    features = layers.Dense(FEATURE_DIM, activation="relu", name=f"{name}_features")(x)
-    x = layers.Dropout(0.3, name=f"{name}_features_dropout")(features)
-    logits = layers.Dense(num_outputs, name=f"{name}_logits")(x)
+    logits = classifier_head(x, num_outputs, name)
     return keras.Model(images, logits, name=name)
 
 
@@ -311,17 +312,7 @@ def train(data, epochs=EPOCHS, seed=0):
     images = np.concatenate([data.train_images, rejects])
     labels = np.concatenate([data.train_ids, np.full(count, data.num_identities)])
     model = build_identity_classifier(data.image_shape, data.num_identities + 1)
-    steps = epochs * -(-len(images) // BATCH_SIZE)
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
-        ),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=False,
-    )
-    start = time.time()
-    model.fit(to_float(images), labels, batch_size=BATCH_SIZE, epochs=epochs, verbose=0)
-    seconds = time.time() - start
+    seconds = fit_classifier(model, images, labels, epochs)
     judge = IdentityJudge(model, data, {})
     held_out = judge.probabilities(to_float(data.held_out_images))
     info = {
@@ -354,15 +345,10 @@ def cache_key(data, epochs):
 
 def load_or_train(data, cache_dir=None, epochs=EPOCHS):
     """The `IdentityJudge` of `data`, from the cache or trained (and cached) now."""
-    import keras
-
     folder = os.path.join(cache_dir or default_cache_dir(), "identity", cache_key(data, epochs))
-    model_path = os.path.join(folder, "classifier.keras")
-    info_path = os.path.join(folder, "info.json")
-    if os.path.exists(model_path) and os.path.exists(info_path):
-        with open(info_path) as f:
-            info = json.load(f)
-        return IdentityJudge(keras.saving.load_model(model_path, compile=False), data, info)
+    cached = load_cached(folder)
+    if cached is not None:
+        return IdentityJudge(cached[0], data, cached[1])
     logging.info(
         "training the identity classifier of %s[%r] once (%d identities, %d images, %d epochs); "
         "it is cached in %s",
@@ -382,11 +368,5 @@ def load_or_train(data, cache_dir=None, epochs=EPOCHS):
         info["held_out_images"],
         info["train_seconds"],
     )
-    try:
-        with atomic_folder(folder) as temporary:
-            os.makedirs(temporary)
-            model.save(os.path.join(temporary, "classifier.keras"))
-            atomic_write(os.path.join(temporary, "info.json"), json.dumps(info, indent=2))
-    except OSError as e:
-        logging.warning("could not cache the identity classifier in %s (%s)", folder, e)
+    write_cached(folder, model, info, "identity classifier")
     return IdentityJudge(model, data, info)
