@@ -63,7 +63,9 @@ flags.DEFINE_string(
     "keep_generators",
     "",
     "Folder in which to export each kgan-built recipe's generator at the last mark (as SavedModel "
-    "<dataset>_<recipe>/), to score it again later with other yardsticks; empty keeps none.",
+    "<dataset>_<recipe>/), to score it again later with other yardsticks, and its per-epoch "
+    "history beside it (<dataset>_<recipe>.history.csv: losses, D's gradient norm, r_t, p); "
+    "empty keeps none.",
 )
 FLAGS = flags.FLAGS
 
@@ -89,6 +91,10 @@ def run(dataset, recipe):
             generator, path, num_samples=FLAGS.num_samples, seed=0, identity_key=identity_key
         )
 
+    lever = set_label(parse_set(FLAGS.set)) if recipe == "kgan" else ""
+    name = f"{dataset}_{recipe}"
+    if lever:
+        name += "_" + lever.replace(",", "_").replace("=", "-")
     probe = None
     if recipe in ("kgan", "dcgan64"):
         overrides = DCGAN64 if recipe == "dcgan64" else parse_set(FLAGS.set)
@@ -108,6 +114,12 @@ def run(dataset, recipe):
                 best_dir=best_dir,
             )
             callbacks.append(probe)
+        if FLAGS.keep_generators:
+            from kgan.callbacks import HistoryCSV
+
+            history = os.path.join(FLAGS.keep_generators, f"{name}.history.csv")
+            # After the probe, so its scores are in the row.
+            callbacks.append(HistoryCSV(history))
         results, gan = train_kgan(
             config, marks, lambda fn: score(fn, config.latent_dim), grids=True, callbacks=callbacks
         )
@@ -117,7 +129,6 @@ def run(dataset, recipe):
         )
     base = {"benchmark": "time_to_quality", "dataset": dataset, "recipe": recipe}
     base["seed"] = FLAGS.seed
-    lever = set_label(parse_set(FLAGS.set)) if recipe == "kgan" else ""
     if lever:
         base["set"] = lever
     for mark, minutes in zip(results, FLAGS.minutes, strict=True):
@@ -131,9 +142,6 @@ def run(dataset, recipe):
                 **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
             },
         )
-    name = f"{dataset}_{recipe}"
-    if lever:
-        name += "_" + lever.replace(",", "_").replace("=", "-")
     save_png(results[-1].samples, os.path.join(RESULTS, f"ttq_{name}.png"))
     if FLAGS.keep_generators and recipe in ("kgan", "dcgan64"):
         gan.export_generator(os.path.join(FLAGS.keep_generators, name))
@@ -267,7 +275,10 @@ def main(argv):
     from kgan.quiet import import_tensorflow
 
     import_tensorflow()
-    lever = set_label(parse_set(FLAGS.set))
+    try:
+        lever = set_label(parse_set(FLAGS.set))
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
     done = {
         (r["dataset"], r["recipe"], r["seed"])
         for r in load_results(FLAGS.out)
