@@ -23,6 +23,9 @@ from kgan.networks import ACTIVATIONS, DISCRIMINATOR_HEADS, G_OUTPUTS, NETWORK_D
 from kgan.precision import PRECISIONS
 from kgan.schedules import SCHEDULES
 
+# The adversarial losses `--loss` names (`kgan.losses.BY_NAME`, which imports Keras).
+LOSSES = ("nonsaturating", "least_squares", "hinge")
+
 # The limits of a field that `_field` was not given.
 _NO_LIMITS = {
     "choices": (),
@@ -274,6 +277,15 @@ class Config(_Settings):
         "(BigGAN's standing statistics): lagging moving averages make early samples dim.",
     )
 
+    loss: str = _field(
+        "nonsaturating",
+        "The adversarial loss: nonsaturating cross-entropy (-log D(G(z)) for G: a strong "
+        "gradient while D wins), least_squares (LSGAN) or hinge (SAGAN, BigGAN; it takes "
+        "no soft or flipped targets, so label noise does not apply). The default keeps "
+        "the GAN class's LOSS, which a subclass may change.",
+        choices=LOSSES,
+    )
+
     # === Optimisers (Radford et al. 2015: Adam, lr 2e-4, beta_1 0.5) ===
     g_lr: float = _field(
         2e-4,
@@ -452,6 +464,11 @@ class Config(_Settings):
         "Learned upsampling (Conv2DTranspose) or nearest-neighbour + Conv2D.",
         choices=UPSAMPLINGS,
     )
+    g_residual: bool = _field(
+        NETWORK_DEFAULTS["g_residual"],
+        "Residual hidden blocks in G (a second 3x3 conv, a skip path around both); off: "
+        "see benchmarks/README.md, Levers at 64x64.",
+    )
 
     # === Discriminator ===
     discriminator: str = _field(
@@ -494,6 +511,11 @@ class Config(_Settings):
     d_batch_norm: bool = _field(
         NETWORK_DEFAULTS["d_batch_norm"],
         "Off, as in the TF tutorial; separate real/fake batches matter when on.",
+    )
+    d_residual: bool = _field(
+        NETWORK_DEFAULTS["d_residual"],
+        "Residual strided blocks in D (a second 3x3 conv, an average-pooled skip path); "
+        "off: see benchmarks/README.md, Levers at 64x64.",
     )
 
     # === Outputs ===

@@ -210,3 +210,11 @@ class WassersteinLoss(AdversarialLoss):
 
     def generator_loss(self, fake_logits):
         return wasserstein_generator_loss(fake_logits)
+
+
+# `--loss` (`kgan.config.LOSSES`) to its loss class.
+BY_NAME = {
+    "nonsaturating": NonSaturatingLoss,
+    "least_squares": LeastSquaresLoss,
+    "hinge": HingeLoss,
+}

@@ -135,6 +135,7 @@ def build_generator(
     g_dropout=0.0,
     g_batch_norm=True,
     upsample="conv_transpose",
+    g_residual=False,
     sync_batch_norm=True,
     num_classes=None,
     name="generator",
@@ -157,6 +158,11 @@ def build_generator(
         g_batch_norm: BatchNorm after the projection and each hidden block.
         upsample: `"conv_transpose"` (learned, strided Conv2DTranspose) or
             `"upsample_conv"` (nearest-neighbour UpSampling2D then Conv2D).
+        g_residual: every hidden block (all but the last, which draws the
+            image) gains a second, 3x3 stride-1 conv and a skip path around
+            both: nearest-neighbour upsampling (on strided blocks) and a 1x1
+            conv where the width changes, added before the activation (He
+            et al. 2016; BigGAN's G is built of such blocks).
         sync_batch_norm: built under a strategy with several replicas,
             BatchNorm takes its statistics over the global batch, not each
             replica's (one replica: no effect).
@@ -209,6 +215,7 @@ def build_generator(
         out_channels = channels if last else max(g_filters >> (i + 1), 8)
         stride = 1 if i < g_extra_layers else 2
         prefix = f"{name}_block{i + 1}"
+        block_input = x
         if upsample == "conv_transpose":
             x = layers.Conv2DTranspose(
                 out_channels,
@@ -232,6 +239,19 @@ def build_generator(
             break
         if g_batch_norm:
             x = layers.BatchNormalization(synchronized=synchronized, name=f"{prefix}_bn")(x)
+        if g_residual:
+            x = _activation(g_activation, f"{prefix}_act_inner")(x)
+            x = layers.Conv2D(
+                out_channels, 3, padding="same", use_bias=not g_batch_norm, name=f"{prefix}_conv2"
+            )(x)
+            if g_batch_norm:
+                x = layers.BatchNormalization(synchronized=synchronized, name=f"{prefix}_bn2")(x)
+            skip = block_input
+            if stride == 2:
+                skip = layers.UpSampling2D(2, name=f"{prefix}_skip_upsample")(skip)
+            if skip.shape[-1] != out_channels:
+                skip = layers.Conv2D(out_channels, 1, name=f"{prefix}_skip_conv")(skip)
+            x = layers.Add(name=f"{prefix}_add")([x, skip])
         x = _activation(g_activation, f"{prefix}_act")(x)
         if g_dropout:
             x = layers.Dropout(g_dropout, name=f"{prefix}_dropout")(x)
@@ -252,6 +272,7 @@ def build_discriminator(
     discriminator="dcgan",
     patch_layers=2,
     spectral_norm=False,
+    d_residual=False,
     sync_batch_norm=True,
     num_classes=None,
     name="discriminator",
@@ -279,6 +300,9 @@ def build_discriminator(
             `keras.layers.SpectralNormalization` (Miyato et al. 2018): one
             power iteration per training call divides each kernel by its
             largest singular value, so D is close to 1-Lipschitz.
+        d_residual: every strided block gains a second, 3x3 stride-1 conv
+            and a skip path around both (2x2 average pooling, then a 1x1
+            conv), added before the activation.
         sync_batch_norm: built under a strategy with several replicas,
             BatchNorm takes its statistics over the global batch, not each
             replica's (one replica: no effect).
@@ -334,14 +358,25 @@ def build_discriminator(
     stack = []
     for i in range(depth):
         prefix = f"{name}_block{i + 1}"
+        width = d_filters * 2**i
+        block_input = x
         x = normalized(
-            layers.Conv2D(
-                d_filters * 2**i, d_kernel_size, strides=2, padding="same", name=f"{prefix}_conv"
-            )
+            layers.Conv2D(width, d_kernel_size, strides=2, padding="same", name=f"{prefix}_conv")
         )(x)
         stack.append((d_kernel_size, 2))
         if d_batch_norm and i > 0:
             x = layers.BatchNormalization(synchronized=synchronized, name=f"{prefix}_bn")(x)
+        if d_residual:
+            x = _activation(d_activation, f"{prefix}_act_inner")(x)
+            x = normalized(layers.Conv2D(width, 3, padding="same", name=f"{prefix}_conv2"))(x)
+            stack.append((3, 1))
+            if d_batch_norm and i > 0:
+                x = layers.BatchNormalization(synchronized=synchronized, name=f"{prefix}_bn2")(x)
+            skip = layers.AveragePooling2D(2, padding="same", name=f"{prefix}_skip_pool")(
+                block_input
+            )
+            skip = normalized(layers.Conv2D(width, 1, name=f"{prefix}_skip_conv"))(skip)
+            x = layers.Add(name=f"{prefix}_add")([x, skip])
         x = _activation(d_activation, f"{prefix}_act")(x)
         if d_dropout:
             x = layers.Dropout(d_dropout, name=f"{prefix}_dropout")(x)
@@ -405,6 +440,7 @@ GENERATOR_FIELDS = (
     "g_dropout",
     "g_batch_norm",
     "upsample",
+    "g_residual",
     "sync_batch_norm",
 )
 DISCRIMINATOR_FIELDS = (
@@ -417,6 +453,7 @@ DISCRIMINATOR_FIELDS = (
     "discriminator",
     "patch_layers",
     "spectral_norm",
+    "d_residual",
     "sync_batch_norm",
 )
 

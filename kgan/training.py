@@ -28,8 +28,10 @@ import sys
 import keras
 import tensorflow as tf
 
+from kgan import losses
 from kgan.callbacks.quality_evaluation import export_with_weights, load_weights
 from kgan.callbacks.standard import prepare_evaluator, standard_callbacks
+from kgan.config import DEFAULTS
 from kgan.data import load_source, make_dataset
 from kgan.distribute import make_strategy, worker_role
 from kgan.errors import UserError
@@ -109,6 +111,8 @@ def _build_gan(config, generator, discriminator, gan_class):
         generator,
         discriminator,
         latent_dim=config.latent_dim,
+        # The default leaves gan_class.LOSS, which a subclass may have changed.
+        loss=None if config.loss == DEFAULTS.loss else losses.BY_NAME[config.loss](),
         **parts_from_config(config),
         ema=config.ema,
         standing_stats=config.standing_stats,

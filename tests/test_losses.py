@@ -66,3 +66,21 @@ def test_accuracies_count_the_right_side_of_zero():
     logits = np.array([[1.0], [-1.0], [2.0], [-3.0]], "float32")
     assert float(losses.real_accuracy(logits)) == 0.5
     assert float(losses.fake_accuracy(logits)) == 0.5
+
+
+def test_loss_flag_names_every_loss_and_build_gan_uses_it():
+    from kgan import losses
+    from kgan.config import LOSSES
+    from kgan.gan import GAN
+    from kgan.training import build_gan
+    from tests.conftest import tiny_config
+
+    assert tuple(losses.BY_NAME) == LOSSES
+    assert isinstance(build_gan(tiny_config(loss="hinge"), (28, 28, 1)).loss, losses.HingeLoss)
+
+    class LeastSquaresGAN(GAN):
+        LOSS = losses.LeastSquaresLoss
+
+    # The default keeps a subclass's own LOSS.
+    gan = build_gan(tiny_config(), (28, 28, 1), gan_class=LeastSquaresGAN)
+    assert isinstance(gan.loss, losses.LeastSquaresLoss)

@@ -185,3 +185,83 @@ def test_zero_d_layers_mirror_the_generator_upsamplings(size, convs):
     assert kinds.count("Conv2D") == convs
     explicit = build_discriminator((size, size, 1), d_filters=4, d_layers=1)
     assert [type(layer).__name__ for layer in explicit.layers].count("Conv2D") == 1
+
+
+@pytest.mark.parametrize("shape, extra", [((28, 28, 1), 1), ((64, 64, 3), 0)])
+def test_residual_generator_adds_a_skip_path_to_every_hidden_block(shape, extra):
+    generator = build_generator(
+        shape, latent_dim=8, g_filters=32, g_kernel_size=3, g_extra_layers=extra, g_residual=True
+    )
+    plain = build_generator(
+        shape, latent_dim=8, g_filters=32, g_kernel_size=3, g_extra_layers=extra
+    )
+    hidden = sum(1 for layer in plain.layers if layer.name.endswith("_bn")) - 1  # less the dense BN
+    kinds = [type(layer).__name__ for layer in generator.layers]
+    assert kinds.count("Add") == hidden
+    # Upsampled skips on the strided blocks only; the block drawing the image stays plain.
+    assert kinds.count("UpSampling2D") == hidden - extra
+    assert f"generator_block{hidden + 1}_conv2" not in [layer.name for layer in generator.layers]
+    images = generator(np.random.normal(size=(2, 8)), training=False)
+    assert images.shape == (2, *shape) and np.all(np.abs(images) <= 1.0)
+
+
+def test_residual_generator_skip_carries_the_block_input():
+    # Zero the main path's second conv: the block's output is act(skip), the block input upsampled.
+    generator = build_generator(
+        (28, 28, 1),
+        latent_dim=4,
+        g_filters=16,
+        g_extra_layers=0,
+        g_batch_norm=False,
+        g_residual=True,
+    )
+    conv2 = generator.get_layer("generator_block1_conv2")
+    conv2.set_weights([np.zeros_like(w) for w in conv2.get_weights()])
+    skip = generator.get_layer("generator_block1_skip_conv")
+    kernel, bias = skip.get_weights()
+    skip.set_weights([np.ones_like(kernel), np.zeros_like(bias)])
+    probe = keras.Model(generator.inputs, generator.get_layer("generator_block1_add").output)
+    reshaped = keras.Model(generator.inputs, generator.get_layer("generator_reshape").output)
+    latents = np.random.default_rng(0).normal(size=(1, 4)).astype("float32")
+    source = np.asarray(reshaped(latents))[0]
+    summed = np.asarray(probe(latents))[0]
+    expected = np.repeat(np.repeat(source.sum(axis=-1), 2, 0), 2, 1)
+    np.testing.assert_allclose(summed[..., 0], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("head, shape", [("dcgan", (1,)), ("patchgan", (7, 7, 1))])
+def test_residual_discriminator_shapes_and_skip_paths(head, shape):
+    discriminator = build_discriminator(
+        (28, 28, 1),
+        d_filters=4,
+        d_residual=True,
+        discriminator=head,
+        patch_layers=2,
+        spectral_norm=True,
+        d_batch_norm=True,
+    )
+    assert discriminator.output_shape == (None, *shape)
+    kinds = [type(layer).__name__ for layer in discriminator.layers]
+    assert kinds.count("Add") == kinds.count("AveragePooling2D") == 2
+    logits = discriminator(np.zeros((3, 28, 28, 1), np.float32), training=True)
+    assert logits.shape == (3, *shape)
+
+
+def test_residual_receptive_field_matches_the_gradient_support():
+    keras.utils.set_random_seed(0)
+    discriminator = build_discriminator(
+        (64, 64, 1),
+        d_filters=4,
+        d_kernel_size=3,
+        d_dropout=0.0,
+        discriminator="patchgan",
+        patch_layers=2,
+        d_residual=True,
+    )
+    images = tf.random.normal((1, 64, 64, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        centre = discriminator(images)[0, 8, 8, 0]
+    grad = tape.gradient(centre, images)[0, :, :, 0].numpy()
+    rows = np.nonzero(np.any(grad != 0, axis=1))[0]
+    assert rows.max() - rows.min() + 1 == discriminator.receptive_field
