@@ -415,6 +415,14 @@ class Config(_Settings):
         low=0,
     )
 
+    d_reconstruction: float = _field(
+        0.0,
+        "Weight of FastGAN's self-supervised loss on D (Liu et al. 2021): a small decoder "
+        "redraws each real image at half size from D's 8x8 features, so D must describe "
+        "the images, not only memorise what tells them from fakes; 0: off.",
+        low=0,
+    )
+
     # === Discriminator batches ===
     separate_batches: bool = _field(
         True, "D sees an all-real batch and an all-fake batch, never one mixed batch."

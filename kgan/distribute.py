@@ -35,8 +35,11 @@ def global_mean(value):
     return value
 
 
-def minimize(optimizer, tape, loss, network):
+def minimize(optimizer, tape, loss, network, extra_variables=()):
     """Applies one update of `network` for `loss`; returns its gradient's norm.
+
+    `extra_variables` (a part trained with the network, e.g. D's
+    reconstruction decoder) are updated with it, by the same optimizer.
 
     The one place that knows how a GAN's hand-written loss meets a
     strategy and mixed precision:
@@ -53,7 +56,7 @@ def minimize(optimizer, tape, loss, network):
       buys a norm that is not per replica, and a loss-scale finite check
       that every replica agrees on (Keras checks the first replica's only).
     """
-    variables = network.trainable_variables
+    variables = [*network.trainable_variables, *extra_variables]
     # Seeding the backward pass with this factor is scaling the loss by it.
     factor = optimizer.scale_loss(1.0 / num_replicas())
     grads = tape.gradient(loss, variables, output_gradients=ops.cast(factor, loss.dtype))

@@ -10,6 +10,7 @@ config and tests (`kgan.parts`, `kgan.losses`):
 | `augmenter`   | DiffAugment, fixed or ADA-tuned (`Augmenter`)      | `None` |
 | `balance`     | D's handicap, a `SignController` on D's accuracy   | `None` |
 | `penalty`     | `R1Penalty` or WGAN-GP's `GradientPenalty`         | `None` |
+| `reconstruction` | FastGAN's decoder of D's features (`Reconstruction`) | `None` |
 | `ema`         | the generator's weight average (`GeneratorEMA`)    | `0`    |
 
 Left out, a part is kgan's recipe (`kgan.parts.parts_from_config(Config())`,
@@ -53,7 +54,7 @@ from kgan.parts import RECIPE, GeneratorEMA, check_bounded, parts_from_config
 from kgan.precision import loss_scaled
 from kgan.standing_stats import StandingStatistics
 
-_PARTS = ("label_noise", "augmenter", "balance", "penalty")
+_PARTS = ("label_noise", "augmenter", "balance", "penalty", "reconstruction")
 
 
 class GAN(keras.Model):
@@ -75,7 +76,8 @@ class GAN(keras.Model):
         discriminator: maps images to logits `(B, 1)` or `(B, N, N, 1)`.
         latent_dim: size of the latent vector; read from the generator if None.
         loss: a `kgan.losses.AdversarialLoss`; default: the class's `LOSS`.
-        label_noise, augmenter, balance, penalty: parts (module doc); `None`
+        label_noise, augmenter, balance, penalty, reconstruction: parts
+            (module doc); `None`
             turns one off, leaving it out keeps the recipe's. An unbounded
             critic (`loss.bounded` False) refuses ADA and `balance`.
         ema: decay of the generator's weight average; 0 turns it off.
@@ -109,6 +111,7 @@ class GAN(keras.Model):
         augmenter=RECIPE,
         balance=RECIPE,
         penalty=RECIPE,
+        reconstruction=RECIPE,
         ema=DEFAULTS.ema,
         standing_stats=DEFAULTS.standing_stats,
         separate_batches=DEFAULTS.separate_batches,
@@ -133,10 +136,18 @@ class GAN(keras.Model):
 
         # === Parts (kgan.parts) ===
         self.loss = self.LOSS() if loss is None else loss
-        given = dict(label_noise=label_noise, augmenter=augmenter, balance=balance, penalty=penalty)
+        given = dict(
+            label_noise=label_noise,
+            augmenter=augmenter,
+            balance=balance,
+            penalty=penalty,
+            reconstruction=reconstruction,
+        )
         recipe = parts_from_config() if RECIPE in given.values() else {}
         for name in _PARTS:
             setattr(self, name, recipe[name] if given[name] is RECIPE else given[name])
+        if self.reconstruction is not None:
+            self.reconstruction.attach(discriminator)
         check_bounded(self.loss, self.augmenter, self.balance)
         self.ema = GeneratorEMA(generator, ema, name="ema") if ema else None
         self.standing_statistics = StandingStatistics(self.latent_dim) if standing_stats else None
@@ -176,7 +187,9 @@ class GAN(keras.Model):
         self.d_optimizer = self._prepare_optimizer(d_optimizer, "d")
         self.g_optimizer = self._prepare_optimizer(g_optimizer, "g")
         # Built now, so checkpoints can be restored before the first step.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.d_optimizer.build(
+            [*self.discriminator.trainable_variables, *self._d_extra_variables()]
+        )
         self.g_optimizer.build(self.generator.trainable_variables)
 
     def _prepare_optimizer(self, optimizer, network):
@@ -369,9 +382,14 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             # Both batches augmented alike (DiffAugment): D cannot tell them apart by it.
             seen_real, seen_fake = self.augment(real), self.augment(fake)
+            redrawing = None
             if self.separate_batches:
                 # Two forward passes: BatchNorm never mixes real and fake statistics.
-                real_logits = self.discriminate(seen_real, conditions, training=True)
+                if self.reconstruction is None:
+                    real_logits = self.discriminate(seen_real, conditions, training=True)
+                else:
+                    # The same pass also yields D's features, for the decoder.
+                    real_logits, redrawing = self.reconstruction.discriminate(seen_real, conditions)
                 fake_logits = self.discriminate(seen_fake, conditions, training=True)
             else:
                 both = ops.concatenate([seen_real, seen_fake], axis=0)
@@ -380,15 +398,25 @@ class GAN(keras.Model):
                 )
                 logits = self.discriminate(both, both_conditions, training=True)
                 real_logits, fake_logits = ops.split(logits, 2, axis=0)
+                if self.reconstruction is not None:
+                    _, redrawing = self.reconstruction.discriminate(seen_real, conditions)
             targets = self.real_targets(real_logits), self.fake_targets(fake_logits)
             loss = self.discriminator_loss(real_logits, fake_logits, *targets)
+            if redrawing is not None:
+                loss = loss + redrawing
             penalty = self.gradient_penalty(real, fake, conditions)
             if penalty is not None:
                 loss = loss + penalty
-        grad_norm = minimize(self.d_optimizer, tape, loss, self.discriminator)
+        grad_norm = minimize(
+            self.d_optimizer, tape, loss, self.discriminator, self._d_extra_variables()
+        )
         return dict(
             loss=loss, real_logits=real_logits, fake_logits=fake_logits, grad_norm=grad_norm
         )
+
+    def _d_extra_variables(self):
+        """Variables D's optimizer trains besides D's: the reconstruction decoder's."""
+        return [] if self.reconstruction is None else self.reconstruction.trainable_variables
 
     def track(self, **values):
         """Updates the tracker of each named value (`LOGGED`); returns every tracker's result.

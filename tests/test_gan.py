@@ -8,7 +8,7 @@ from kgan import losses
 from kgan.callbacks import LabelNoiseSchedule
 from kgan.gan import GAN
 from kgan.networks import build_discriminator, build_generator
-from kgan.parts import Augmenter, LabelNoise, R1Penalty, balance_controller
+from kgan.parts import Augmenter, LabelNoise, R1Penalty, Reconstruction, balance_controller
 from tests.conftest import tiny_config
 
 
@@ -240,6 +240,7 @@ def test_get_config_round_trips_every_part():
         augmenter=Augmenter(adaptive=False, p=0.3, policies=("color",)),
         balance=balance_controller(0.8, 50),
         penalty=R1Penalty(2.0),
+        reconstruction=Reconstruction(0.5),
         loss=losses.LeastSquaresLoss(),
         ema=0.9,
         d_steps=2,
@@ -249,7 +250,7 @@ def test_get_config_round_trips_every_part():
     assert type(clone) is GAN
     assert clone.latent_dim == 8 and clone.seed == 9 and clone.d_steps == 2
     assert clone.ema.decay == 0.9 and type(clone.loss) is losses.LeastSquaresLoss
-    for name in ("label_noise", "augmenter", "balance", "penalty"):
+    for name in ("label_noise", "augmenter", "balance", "penalty", "reconstruction"):
         assert getattr(clone, name).get_config() == getattr(gan, name).get_config(), name
     assert float(clone.label_noise.flip.numpy()) == pytest.approx(0.05)
     assert [w.shape for w in clone.generator.weights] == [w.shape for w in gan.generator.weights]

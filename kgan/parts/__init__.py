@@ -4,6 +4,7 @@
 - `Augmenter`: DiffAugment at a fixed or ADA-tuned probability;
 - `SignController`: the feedback rule behind ADA and D's handicap (`balance`);
 - `R1Penalty`, `GradientPenalty`: regularisers of D with one interface;
+- `Reconstruction`: FastGAN's decoder, D's features redraw the real image;
 - `GeneratorEMA`: the generator's weight average, owning its copy.
 
 `parts_from_config(config)` maps a `kgan.config.Config` onto them, the
@@ -18,6 +19,7 @@ from kgan.parts.controller import SignController
 from kgan.parts.ema import GeneratorEMA
 from kgan.parts.label_noise import LabelNoise
 from kgan.parts.penalties import GradientPenalty, R1Penalty
+from kgan.parts.reconstruction import Reconstruction
 
 # The default of a part argument of `GAN`: the part as kgan's recipe sets it.
 RECIPE = "recipe"
@@ -29,6 +31,7 @@ __all__ = [
     "GradientPenalty",
     "LabelNoise",
     "R1Penalty",
+    "Reconstruction",
     "SignController",
     "balance_controller",
     "check_bounded",
@@ -67,6 +70,9 @@ def parts_from_config(config=None):
             else None
         ),
         penalty=R1Penalty(config.r1_gamma) if config.r1_gamma else None,
+        reconstruction=(
+            Reconstruction(config.d_reconstruction) if config.d_reconstruction else None
+        ),
     )
 
 
