@@ -26,6 +26,7 @@ import os
 import sys
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kgan import losses
@@ -176,6 +177,13 @@ def train(config, callbacks=(), gan_class=GAN, conditional=False, verbose="auto"
                 f"{source.label_problem}; give one label 0..K-1 per image."
             )
         raise UserError(f"--dataset={config.dataset} has no class labels to condition on.")
+    labels = getattr(source, "labels", None)
+    if conditional and labels is not None and np.any(labels < 0):
+        raise UserError(
+            f"--dataset={config.dataset} cannot be trained conditionally: "
+            f"{int(np.sum(labels < 0))} of {len(labels)} images have no label (-1); "
+            "label them 0..K-1 or leave them out."
+        )
     # Resolved once, so config.json (and a resume's check) records what actually runs.
     config = dataclasses.replace(
         config,
