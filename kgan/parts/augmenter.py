@@ -1,6 +1,7 @@
 """What D sees: DiffAugment at a probability that is fixed or tuned by ADA."""
 
 import keras
+from keras import ops
 
 from kgan import augment as augmentation
 from kgan.config import DEFAULTS
@@ -77,8 +78,17 @@ class Augmenter(keras.layers.Layer):
         return None if mode == "off" else cls(adaptive=mode == "adaptive", **kwargs)
 
     def augment(self, images, seed):
-        """`images` as D sees them; `seed`: the model's `SeedGenerator`."""
-        return augmentation.diff_augment(images, self.p, seed, self.policies)
+        """`images` as D sees them; `seed`: the model's `SeedGenerator`.
+
+        While `p` is 0 (ADA's start, and where D never overfits: MNIST, all of
+        emoji64) the transforms are skipped, not computed and masked out, so
+        they cost nothing; no random numbers are drawn either.
+        """
+        return ops.cond(
+            self.p > 0,
+            lambda: augmentation.diff_augment(images, self.p, seed, self.policies),
+            lambda: images,
+        )
 
     def update(self, real_sign, images):
         """ADA: adds one step's overfitting signal; a fixed `p` ignores it."""
