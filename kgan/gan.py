@@ -77,8 +77,7 @@ class GAN(keras.Model):
         latent_dim: size of the latent vector; read from the generator if None.
         loss: a `kgan.losses.AdversarialLoss`; default: the class's `LOSS`.
         label_noise, augmenter, balance, penalty, reconstruction: parts
-            (module doc); `None`
-            turns one off, leaving it out keeps the recipe's. An unbounded
+            (module doc); `None` turns one off, leaving it out keeps the recipe's. An unbounded
             critic (`loss.bounded` False) refuses ADA and `balance`.
         ema: decay of the generator's weight average; 0 turns it off.
         standing_stats: recompute BatchNorm statistics before sampling.
