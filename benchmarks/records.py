@@ -53,12 +53,13 @@ def set_label(overrides):
 
 
 def label(record):
-    """The recipe of a record, with its lever if it has one."""
-    return record["recipe"] + (f" [{record['set']}]" if record.get("set") else "")
+    """The recipe of a record, with its lever if it has one and its seed if not 0."""
+    name = record["recipe"] + (f" [{record['set']}]" if record.get("set") else "")
+    return name + (f" seed {record['seed']}" if record.get("seed") else "")
 
 
 def newest(records):
-    """The marks of the newest run per dataset, recipe and minutes, and its best generators."""
+    """The marks of the newest run per dataset, recipe (lever, seed) and minutes, and its best generators."""
     marks, best = {}, {}
     for r in records:  # file order: later runs replace earlier ones
         key = (r["dataset"], label(r), r["minutes"])

@@ -40,3 +40,18 @@ def test_a_lever_run_is_its_own_recipe_and_does_not_replace_the_defaults():
         ("kgan [d_batch_norm=True]", 18.0),
     ]
     assert [r["fcd"] for r in best] == [15.0]
+
+
+def test_another_seed_is_its_own_row_beside_seed_0():
+    base = {"dataset": "emoji64", "recipe": "kgan", "minutes": 16}
+    records = [
+        {**base, "seed": 0, "fcd": 20.0},
+        {**base, "seed": 1, "fcd": 22.0},
+        {**base, "seed": 1, "fcd": 14.0, "set": "ada_target=0.3"},
+    ]
+    marks, _ = ttq.newest(records)
+    assert sorted((ttq.label(r), r["fcd"]) for r in marks) == [
+        ("kgan", 20.0),
+        ("kgan [ada_target=0.3] seed 1", 14.0),
+        ("kgan seed 1", 22.0),
+    ]
