@@ -80,9 +80,9 @@ class Augmenter(keras.layers.Layer):
     def augment(self, images, seed):
         """`images` as D sees them; `seed`: the model's `SeedGenerator`.
 
-        While `p` is 0 (ADA's start, and where D never overfits: MNIST, all of
-        emoji64) the transforms are skipped, not computed and masked out, so
-        they cost nothing; no random numbers are drawn either.
+        While `p` is 0 (ADA's start, and all run long wherever D's signal
+        stays under the target) the transforms are skipped, not computed and
+        masked out, so they cost nothing; no random numbers are drawn either.
         """
         return ops.cond(
             self.p > 0,
