@@ -75,17 +75,32 @@ def diff_augment(images, p, seed, policies=POLICIES):
     def uniform(low, high):
         return keras.random.uniform((batch_size, 1, 1, 1), low, high, seed=seed)
 
-    if "color" in policies:
-        # Each factor is blended towards "no change" where the image is not chosen.
-        x = x + chosen() * uniform(-0.5, 0.5)  # brightness
+    def apply(transform, x):
+        # A transform no image of the batch drew is skipped, not computed and
+        # masked out: at ADA's small p most batches skip most transforms.
+        mask = chosen()
+        return ops.cond(ops.any(mask > 0), lambda: transform(x, mask), lambda: x)
+
+    def brightness(x, mask):
+        return x + mask * uniform(-0.5, 0.5)
+
+    def saturation(x, mask):
         gray = ops.mean(x, axis=3, keepdims=True)
-        x = gray + (x - gray) * (1.0 + chosen() * (uniform(0.0, 2.0) - 1.0))  # saturation
+        return gray + (x - gray) * (1.0 + mask * (uniform(0.0, 2.0) - 1.0))
+
+    def contrast(x, mask):
         mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
-        x = mean + (x - mean) * (1.0 + chosen() * (uniform(0.5, 1.5) - 1.0))  # contrast
-    if "translation" in policies:
-        x = _translate(x, chosen(), seed)
-    if "cutout" in policies:
-        x = x * _cutout_mask(x, chosen(), seed)
+        return mean + (x - mean) * (1.0 + mask * (uniform(0.5, 1.5) - 1.0))
+
+    transforms = {
+        "color": (brightness, saturation, contrast),
+        "translation": (lambda x, mask: _translate(x, mask, seed),),
+        "cutout": (lambda x, mask: x * _cutout_mask(x, mask, seed),),
+    }
+    for policy in POLICIES:  # DiffAugment's order, whatever the order asked
+        if policy in policies:
+            for transform in transforms[policy]:
+                x = apply(transform, x)
     return ops.cast(x, dtype)
 
 
