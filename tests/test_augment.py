@@ -198,3 +198,26 @@ def test_at_p_zero_the_augmenter_draws_nothing_and_returns_the_images(jit_compil
     augmenter.p.assign(1.0)
     assert not np.allclose(run(images), images)
     assert not np.array_equal(seed.state.numpy(), state)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_transform_no_image_drew_is_skipped_and_the_gradient_still_flows(jit_compile):
+    # At p = 1e-6 no image of the batch draws any transform: every one is
+    # skipped (a cond on the batch's mask), the images pass exactly and
+    # D's gradient reaches them unchanged; at p = 1 every transform runs.
+    images = _images()
+    seed = keras.random.SeedGenerator(6)
+
+    @tf.function(jit_compile=jit_compile)
+    def seen_and_gradient(x, p):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            seen = augment.diff_augment(x, p, seed)
+            total = tf.reduce_sum(seen * seen)
+        return seen, tape.gradient(total, x)
+
+    seen, gradient = seen_and_gradient(images, tf.constant(1e-6))
+    np.testing.assert_array_equal(seen, images)
+    np.testing.assert_allclose(gradient, 2 * images.numpy(), rtol=1e-6)
+    seen, gradient = seen_and_gradient(images, tf.constant(1.0))
+    assert not np.allclose(seen, images) and np.isfinite(gradient.numpy()).all()
