@@ -59,7 +59,7 @@ def label(record):
 
 
 def newest(records):
-    """The marks of the newest run per dataset, recipe (lever, seed) and minutes, and its best generators."""
+    """The marks of the newest run per dataset, label (lever, seed) and minutes, and its best."""
     marks, best = {}, {}
     for r in records:  # file order: later runs replace earlier ones
         key = (r["dataset"], label(r), r["minutes"])
