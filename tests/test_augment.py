@@ -216,8 +216,16 @@ def test_a_transform_no_image_drew_is_skipped_and_the_gradient_still_flows(jit_c
             total = tf.reduce_sum(seen * seen)
         return seen, tape.gradient(total, x)
 
-    seen, gradient = seen_and_gradient(images, tf.constant(1e-6))
+    def draws(p):
+        # Random numbers drawn in one call: the seed generator's counter.
+        before = seed.state.numpy().copy()
+        result = seen_and_gradient(images, tf.constant(p))
+        return result, int(np.abs(seed.state.numpy() - before).sum())
+
+    (seen, gradient), skipped_draws = draws(1e-6)
     np.testing.assert_array_equal(seen, images)
     np.testing.assert_allclose(gradient, 2 * images.numpy(), rtol=1e-6)
-    seen, gradient = seen_and_gradient(images, tf.constant(1.0))
+    (seen, gradient), all_draws = draws(1.0)
     assert not np.allclose(seen, images) and np.isfinite(gradient.numpy()).all()
+    # Skipped transforms draw only their masks, not their parameters.
+    assert 0 < skipped_draws < all_draws
