@@ -80,8 +80,8 @@ class Augmenter(keras.layers.Layer):
     def augment(self, images, seed):
         """`images` as D sees them; `seed`: the model's `SeedGenerator`.
 
-        While `p` is 0 (ADA's start, and all run long wherever D's signal
-        stays under the target) the transforms are skipped, not computed and
+        While `p` is 0 (ADA's start, and a whole run wherever r_t stays
+        under the target) the transforms are skipped, not computed and
         masked out, so they cost nothing; no random numbers are drawn either.
         """
         return ops.cond(
