@@ -62,10 +62,8 @@ def diff_augment(images, p, seed, policies=POLICIES):
     unknown = sorted(set(policies) - set(POLICIES))
     if unknown:
         raise ValueError(f"unknown augmentation policies {unknown}; known: {POLICIES}.")
-    dtype = images.dtype
-    x = ops.cast(images, "float32")
     p = ops.cast(p, "float32")
-    batch_size = ops.shape(x)[0]
+    batch_size = ops.shape(images)[0]
 
     def chosen():
         # (B, 1, 1, 1): 1.0 where this transform applies to the image, else 0.0.
@@ -97,11 +95,17 @@ def diff_augment(images, p, seed, policies=POLICIES):
         "translation": (lambda x, mask: _translate(x, mask, seed),),
         "cutout": (lambda x, mask: x * _cutout_mask(x, mask, seed),),
     }
-    for policy in POLICIES:  # DiffAugment's order, whatever the order asked
-        if policy in policies:
-            for transform in transforms[policy]:
-                x = apply(transform, x)
-    return ops.cast(x, dtype)
+
+    def augmented():
+        x = ops.cast(images, "float32")
+        for policy in POLICIES:  # DiffAugment's order, whatever the order asked
+            if policy in policies:
+                for transform in transforms[policy]:
+                    x = apply(transform, x)
+        return ops.cast(x, images.dtype)
+
+    # At p = 0 (ADA's start) nothing is computed and no random number drawn.
+    return ops.cond(p > 0, augmented, lambda: images)
 
 
 def _shift(x, shifts, axis):

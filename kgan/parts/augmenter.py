@@ -1,7 +1,6 @@
 """What D sees: DiffAugment at a probability that is fixed or tuned by ADA."""
 
 import keras
-from keras import ops
 
 from kgan import augment as augmentation
 from kgan.config import DEFAULTS
@@ -84,11 +83,7 @@ class Augmenter(keras.layers.Layer):
         under the target) the transforms are skipped, not computed and
         masked out, so they cost nothing; no random numbers are drawn either.
         """
-        return ops.cond(
-            self.p > 0,
-            lambda: augmentation.diff_augment(images, self.p, seed, self.policies),
-            lambda: images,
-        )
+        return augmentation.diff_augment(images, self.p, seed, self.policies)
 
     def update(self, real_sign, images):
         """ADA: adds one step's overfitting signal; a fixed `p` ignores it."""
