@@ -74,7 +74,8 @@ def _path(dataset):
     return DATASETS.get(dataset, dataset)
 
 
-def run(dataset, recipe):
+def run(dataset, recipe, overrides):
+    """Trains `recipe` on `dataset` to the last mark, scoring at each; `overrides` are --set's."""
     from benchmarks.budget import train_kgan, train_tutorial
     from kgan.config import Config
     from kgan.images import save_png
@@ -91,14 +92,15 @@ def run(dataset, recipe):
             generator, path, num_samples=FLAGS.num_samples, seed=0, identity_key=identity_key
         )
 
-    lever = set_label(parse_set(FLAGS.set)) if recipe == "kgan" else ""
+    lever = set_label(overrides) if recipe == "kgan" else ""
     name = f"{dataset}_{recipe}"
     if lever:
         name += "_" + lever.replace(",", "_").replace("=", "-")
     probe = None
     if recipe in ("kgan", "dcgan64"):
-        overrides = DCGAN64 if recipe == "dcgan64" else parse_set(FLAGS.set)
-        config = Config(dataset=path, seed=FLAGS.seed, **overrides)
+        config = Config(
+            dataset=path, seed=FLAGS.seed, **(DCGAN64 if recipe == "dcgan64" else overrides)
+        )
         callbacks = []
         if recipe == "kgan" and config.eval_every:
             # As train.py runs it: the quality probe every epoch, keeping the best generator.
@@ -276,9 +278,10 @@ def main(argv):
 
     import_tensorflow()
     try:
-        lever = set_label(parse_set(FLAGS.set))
+        overrides = parse_set(FLAGS.set)
     except ValueError as e:
         raise app.UsageError(str(e)) from None
+    lever = set_label(overrides)
     done = {
         (r["dataset"], r["recipe"], r["seed"])
         for r in load_results(FLAGS.out)
@@ -293,7 +296,7 @@ def main(argv):
                     print(f"{dataset}/{recipe}: already recorded, skipped")
                     continue
                 print(f"{dataset}/{recipe}: training for {FLAGS.minutes[-1]} minutes", flush=True)
-                run(dataset, recipe)
+                run(dataset, recipe, overrides)
     # Every seed: a seed other than 0 is its own row ("kgan [lever] seed 1").
     records = load_results(FLAGS.out)
     report(records, floors(sorted({r["dataset"] for r in records})))
