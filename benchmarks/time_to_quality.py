@@ -20,7 +20,8 @@ Fashion-MNIST comes from Debian: `apt-get install -y dataset-fashion-mnist`.
 Results append to benchmarks/results/time_to_quality.jsonl (a rerun skips
 finished runs); the table goes to time_to_quality.md, the curves to
 time_to_quality.png and the sample grids at the last mark to
-ttq_<dataset>_<recipe>.png.
+ttq_<dataset>_<recipe>.png (with --out=X.jsonl: ttq_X_<dataset>_<recipe>.png, so two
+tables never overwrite each other's grids; a seed other than 0 adds _seed<N>).
 """
 
 import os
@@ -57,7 +58,7 @@ flags.DEFINE_list(
     [],
     "Config fields changed for the kgan recipe, field=value (a lever: "
     "--set=d_batch_norm=true); its records carry them as `set` and its grid is "
-    "ttq_<dataset>_kgan_<field>-<value>.png. Give lever runs their own --out.",
+    "ttq_[<out>_]<dataset>_kgan_<field>-<value>.png. Give lever runs their own --out.",
 )
 flags.DEFINE_string(
     "keep_generators",
@@ -96,6 +97,8 @@ def run(dataset, recipe, overrides):
     name = f"{dataset}_{recipe}"
     if lever:
         name += "_" + lever.replace(",", "_").replace("=", "-")
+    if FLAGS.seed:  # seeds keep their own grids and generators
+        name += f"_seed{FLAGS.seed}"
     probe = None
     if recipe in ("kgan", "dcgan64"):
         config = Config(
@@ -144,7 +147,7 @@ def run(dataset, recipe, overrides):
                 **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
             },
         )
-    save_png(results[-1].samples, os.path.join(RESULTS, f"ttq_{name}.png"))
+    save_png(results[-1].samples, os.path.join(RESULTS, _grid(name)))
     if FLAGS.keep_generators and recipe in ("kgan", "dcgan64"):
         gan.export_generator(os.path.join(FLAGS.keep_generators, name))
     if probe is not None and probe.best_weights is not None:
@@ -230,6 +233,12 @@ def report(records, floor_fcd):
     text = "\n".join([title, "", *summary, "", *lines, ""])
     write_table(f"{_stem()}.md", text)
     _plot(records, floor_fcd)
+
+
+def _grid(name):
+    """The file of a run's last grid: results files other than the default add their stem."""
+    stem = "" if _stem() == "time_to_quality" else _stem() + "_"
+    return f"ttq_{stem}{name}.png"
 
 
 def _stem():
