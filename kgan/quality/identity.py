@@ -18,7 +18,7 @@ allows a stricter judge:
 - `identities` counts the distinct identities among the recognisable
   samples: a generator that repeats three emoji is seen doing so.
 
-The classifier trains once per dataset (about 10 minutes for emoji64's 3,786
+The classifier trains once per dataset (10 to 40 minutes for emoji64's 3,786
 training images on 2 CPU cores) and is cached beside the dataset classifier,
 under `<cache>/identity/<key>/`.
 
