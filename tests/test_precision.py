@@ -101,7 +101,8 @@ def test_xla_compiled_steps_train(idx_folder, tmp_path):
     [
         (0, None, {"avx2", "amx_bf16", "avx512_bf16"}, "mixed_bfloat16"),
         (0, None, {"avx2", "avx512f"}, "none"),
-        (0, None, {"avx2", "avx512_bf16"}, "none"),  # emulated bf16 matmuls: no gain
+        (0, None, {"avx2", "avx512f", "avx512_bf16"}, "mixed_bfloat16"),  # native bf16 dot products
+        (0, None, {"avx2", "fma"}, "none"),  # no native bf16 dot products
         (2, (8, 0), set(), "mixed_bfloat16"),
         (1, (7, 5), {"amx_bf16"}, "mixed_float16"),  # the GPU decides, not the host CPU
         (1, (6, 1), set(), "none"),
