@@ -80,25 +80,23 @@ def machine():
     """
     import tensorflow as tf
 
+    from kgan.precision import cpu_flags
+
     model = platform.processor() or platform.machine()
-    cpu_flags = ""
     try:
         with open("/proc/cpuinfo") as f:
-            lines = f.read().splitlines()
-        model = next(line.split(":", 1)[1].strip() for line in lines if "model name" in line)
-        cpu_flags = next((line.split(":", 1)[1] for line in lines if line.startswith("flags")), "")
+            model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
     except (OSError, StopIteration):
         pass
-    unit = vector_unit(cpu_flags)
+    unit = vector_unit(cpu_flags())
     model = f"{model} ({unit})" if unit else model
     return f"{model}, {os.cpu_count()} cores, TF {tf.__version__}"
 
 
 def vector_unit(cpu_flags):
-    """The widest x86 vector unit named in a /proc/cpuinfo `flags` line ("" if none)."""
-    names = set(cpu_flags.split())
+    """The widest x86 vector unit among a CPU's feature flags ("" if none)."""
     for flag, unit in (("amx_tile", "AMX"), ("avx512f", "AVX-512"), ("avx2", "AVX2")):
-        if flag in names:
+        if flag in cpu_flags:
             return unit
     return ""
 
