@@ -18,8 +18,9 @@ same way.
 
 Fashion-MNIST comes from Debian: `apt-get install -y dataset-fashion-mnist`.
 Results append to benchmarks/results/time_to_quality.jsonl (a rerun skips
-finished runs); the table goes to time_to_quality.md, the curves to
-time_to_quality.png and the sample grids at the last mark to
+finished runs), each naming the precision that ran (`precision`: `auto` is
+bfloat16 on CPUs with AMX or AVX512-BF16, float32 elsewhere); the table goes
+to time_to_quality.md, the curves to time_to_quality.png and the sample grids at the last mark to
 ttq_<dataset>_<recipe>.png (with --out=X.jsonl: ttq_X_<dataset>_<recipe>.png, so two
 tables never overwrite each other's grids; a seed other than 0 adds _seed<N>).
 """
@@ -80,6 +81,7 @@ def run(dataset, recipe, overrides):
     from benchmarks.budget import train_kgan, train_tutorial
     from kgan.config import Config
     from kgan.images import save_png
+    from kgan.precision import resolve_precision
     from kgan.quality import evaluate_generator
     from kgan.quality.generators import Generator
 
@@ -134,6 +136,12 @@ def run(dataset, recipe, overrides):
         )
     base = {"benchmark": "time_to_quality", "dataset": dataset, "recipe": recipe}
     base["seed"] = FLAGS.seed
+    # What `auto` resolved to: the same defaults run float32 on one CPU and bfloat16 on another.
+    base["precision"] = (
+        resolve_precision(config.mixed_precision, log=False)
+        if recipe in ("kgan", "dcgan64")
+        else "none"
+    )
     if lever:
         base["set"] = lever
     for mark, minutes in zip(results, FLAGS.minutes, strict=True):

@@ -66,3 +66,33 @@ def test_records_name_the_widest_vector_unit():
     assert vector_unit({"neon", "asimd"}) == ""
     # Whole flags: "avx512_vnni" alone does not make the unit AVX-512.
     assert vector_unit({"avx2", "avx512_vnni"}) == "AVX2"
+
+
+@pytest.mark.parametrize("overrides", [{}, {"mixed_precision": "none"}])
+def test_records_carry_the_precision_that_ran(tmp_path, monkeypatch, overrides):
+    # `auto` means float32 on one CPU and bfloat16 on another: the record says which ran.
+    import numpy as np
+    from absl import flags
+    from absl.testing import flagsaver
+
+    import benchmarks.budget
+    import kgan.quality
+    from benchmarks import time_to_quality
+    from benchmarks.budget import Mark
+    from benchmarks.common import load_results
+    from kgan.precision import auto_precision
+
+    def train_kgan(config, marks, score, grids, callbacks):
+        return [Mark(60.0, 10, {"fcd": 3.0}, np.zeros((8, 8, 1), np.uint8))], None
+
+    monkeypatch.setattr(benchmarks.budget, "train_kgan", train_kgan)
+    monkeypatch.setattr(kgan.quality, "evaluate_generator", lambda *a, **k: {"fcd": 3.0})
+    monkeypatch.setattr(time_to_quality, "RESULTS", str(tmp_path))
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS(["time_to_quality"])
+    out = str(tmp_path / "ttq.jsonl")
+    with flagsaver.flagsaver(minutes=["1"], out=out):
+        time_to_quality.run("mnist", "kgan", {"eval_every": 0, **overrides})
+    (record,) = load_results(out)
+    assert record["precision"] == overrides.get("mixed_precision", auto_precision())
+    assert record["fcd"] == 3.0 and record["steps"] == 10
