@@ -336,11 +336,21 @@ def check_compatible(path, state, config=None, steps_per_epoch=None, image_shape
                 f"{'x'.join(map(str, image_shape))} images; use another --out_dir or the same data."
             )
     if config is not None:
-        differences = config_differences(state.get("config", {}), config)
+        saved_config = state.get("config", {})
+        differences = config_differences(saved_config, config)
         if differences:
+            fix = "rerun with the same flags to resume"
+            saved_precision = saved_config.get("mixed_precision")
+            if saved_precision != config.get("mixed_precision"):
+                # `auto` is resolved when a run starts: the same flags can mean another
+                # precision on another machine, or after `auto`'s rule changed.
+                fix = (
+                    f"rerun with the same flags and --mixed_precision={saved_precision} "
+                    "(the precision this run started with) to resume"
+                )
             raise UserError(
                 f"{path} was saved by a run with other settings ({'; '.join(differences)}); "
-                "rerun with the same flags to resume, or choose a fresh --out_dir."
+                f"{fix}, or choose a fresh --out_dir."
             )
     if steps_per_epoch is not None and int(state["steps_per_epoch"]) != steps_per_epoch:
         raise UserError(

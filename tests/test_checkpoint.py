@@ -138,3 +138,25 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_good_one(tmp_path, monke
     assert good in message and "untouched" in message
     assert os.listdir(tmp_path) == ["ckpt-000000002"]  # no partial folder left
     assert TrainingCheckpoint(gan, str(tmp_path)).restore_latest().step == 2
+
+
+def test_a_resume_in_another_precision_is_refused_naming_the_flag_that_resumes_it():
+    # A run started float32 (`auto` on a CPU without bfloat16, or before `auto` chose it)
+    # and resumed where `auto` means mixed_bfloat16: the fix is the saved precision's flag.
+    from kgan.checkpoint import FORMAT, check_compatible
+
+    saved = {"dataset": "mnist", "mixed_precision": "none"}
+    state = {"format": FORMAT, "config": saved}
+    with pytest.raises(UserError) as error:
+        check_compatible(
+            "run/checkpoints/ckpt-5", state, dict(saved, mixed_precision="mixed_bfloat16")
+        )
+    assert str(error.value) == (
+        "run/checkpoints/ckpt-5 was saved by a run with other settings "
+        "(mixed_precision: 'none' -> 'mixed_bfloat16'); rerun with the same flags and "
+        "--mixed_precision=none (the precision this run started with) to resume, "
+        "or choose a fresh --out_dir."
+    )
+    with pytest.raises(UserError, match=r"\(dataset: .*; rerun with the same flags to resume,"):
+        check_compatible("run/checkpoints/ckpt-5", state, dict(saved, dataset="fashion_mnist"))
+    check_compatible("run/checkpoints/ckpt-5", state, saved)  # the same settings: fine
