@@ -18,7 +18,7 @@ same way.
 
 Fashion-MNIST comes from Debian: `apt-get install -y dataset-fashion-mnist`.
 Results append to benchmarks/results/time_to_quality.jsonl (a rerun skips
-finished runs), each naming the precision that ran (`precision`: `auto` is
+finished runs), each naming the precision that ran (`mixed_precision`: `auto` is
 bfloat16 on CPUs with AMX or AVX512-BF16, float32 elsewhere); the table goes
 to time_to_quality.md, the curves to time_to_quality.png and the sample grids at the last mark to
 ttq_<dataset>_<recipe>.png (with --out=X.jsonl: ttq_X_<dataset>_<recipe>.png, so two
@@ -137,7 +137,7 @@ def run(dataset, recipe, overrides):
     base = {"benchmark": "time_to_quality", "dataset": dataset, "recipe": recipe}
     base["seed"] = FLAGS.seed
     # What `auto` resolved to: the same defaults run float32 on one CPU and bfloat16 on another.
-    base["precision"] = (
+    base["mixed_precision"] = (
         resolve_precision(config.mixed_precision, log=False)
         if recipe in ("kgan", "dcgan64")
         else "none"

@@ -83,7 +83,9 @@ def test_records_carry_the_precision_that_ran(tmp_path, monkeypatch, overrides):
     from kgan.precision import auto_precision
 
     def train_kgan(config, marks, score, grids, callbacks):
-        return [Mark(60.0, 10, {"fcd": 3.0}, np.zeros((8, 8, 1), np.uint8))], None
+        # The scores hold a `precision` of their own (precision and recall of samples).
+        scores = {"fcd": 3.0, "precision": 0.5}
+        return [Mark(60.0, 10, scores, np.zeros((8, 8, 1), np.uint8))], None
 
     monkeypatch.setattr(benchmarks.budget, "train_kgan", train_kgan)
     monkeypatch.setattr(kgan.quality, "evaluate_generator", lambda *a, **k: {"fcd": 3.0})
@@ -94,5 +96,5 @@ def test_records_carry_the_precision_that_ran(tmp_path, monkeypatch, overrides):
     with flagsaver.flagsaver(minutes=["1"], out=out):
         time_to_quality.run("mnist", "kgan", {"eval_every": 0, **overrides})
     (record,) = load_results(out)
-    assert record["precision"] == overrides.get("mixed_precision", auto_precision())
-    assert record["fcd"] == 3.0 and record["steps"] == 10
+    assert record["mixed_precision"] == overrides.get("mixed_precision", auto_precision())
+    assert record["fcd"] == 3.0 and record["steps"] == 10 and record["precision"] == 0.5
