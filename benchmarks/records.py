@@ -65,3 +65,29 @@ def newest(records):
         key = (r["dataset"], label(r), r["minutes"])
         (best if r.get("generator") == "best" else marks)[key] = r
     return list(marks.values()), list(best.values())
+
+
+def run_base(dataset, recipe, seed, lever, mixed_precision):
+    """The fields every record of one time_to_quality run shares.
+
+    `mixed_precision` is what ran (`auto` resolved): the same defaults run
+    float32 on one CPU and bfloat16 on another.
+    """
+    base = {"benchmark": "time_to_quality", "dataset": dataset, "recipe": recipe, "seed": seed}
+    if lever:
+        base["set"] = lever
+    base["mixed_precision"] = mixed_precision
+    return base
+
+
+def with_scores(record, scores):
+    """`record` plus the scalar entries of `scores`, which may not replace any of its fields.
+
+    A score named like a run's field would silently overwrite it (the
+    samples' `precision` score once replaced the run's precision).
+    """
+    scalars = {k: v for k, v in scores.items() if not isinstance(v, (list, dict))}
+    clash = sorted(set(scalars) & set(record))
+    if clash:
+        raise ValueError(f"scores {clash} would replace the record's own fields")
+    return {**record, **scalars}

@@ -42,7 +42,14 @@ from benchmarks.common import (  # noqa: E402
     pyplot,
     write_table,
 )
-from benchmarks.records import label, newest, parse_set, set_label  # noqa: E402
+from benchmarks.records import (  # noqa: E402
+    label,
+    newest,
+    parse_set,
+    run_base,
+    set_label,
+    with_scores,
+)
 
 flags.DEFINE_list(
     "datasets", ["mnist", "fashion_mnist"], "Datasets to run (keys of DATASETS or paths)."
@@ -134,26 +141,24 @@ def run(dataset, recipe, overrides):
         results = train_tutorial(
             path, marks, lambda fn: score(fn, 100), seed=FLAGS.seed, grids=True
         )
-    base = {"benchmark": "time_to_quality", "dataset": dataset, "recipe": recipe}
-    base["seed"] = FLAGS.seed
-    # What `auto` resolved to: the same defaults run float32 on one CPU and bfloat16 on another.
-    base["mixed_precision"] = (
+    precision = (
         resolve_precision(config.mixed_precision, log=False)
         if recipe in ("kgan", "dcgan64")
-        else "none"
+        else "none"  # the tutorial's networks run in float32
     )
-    if lever:
-        base["set"] = lever
+    base = run_base(dataset, recipe, FLAGS.seed, lever, precision)
     for mark, minutes in zip(results, FLAGS.minutes, strict=True):
         append_result(
             FLAGS.out,
-            {
-                **base,
-                "minutes": float(minutes),
-                "train_seconds": mark.seconds,
-                "steps": mark.steps,
-                **{k: v for k, v in mark.scores.items() if not isinstance(v, (list, dict))},
-            },
+            with_scores(
+                {
+                    **base,
+                    "minutes": float(minutes),
+                    "train_seconds": mark.seconds,
+                    "steps": mark.steps,
+                },
+                mark.scores,
+            ),
         )
     save_png(results[-1].samples, os.path.join(RESULTS, _grid(name)))
     if FLAGS.keep_generators and recipe in ("kgan", "dcgan64"):
@@ -166,15 +171,17 @@ def run(dataset, recipe, overrides):
         )
         append_result(
             FLAGS.out,
-            {
-                **base,
-                "generator": "best",
-                "minutes": float(FLAGS.minutes[-1]),
-                "best_epoch": probe.best_epoch,
-                "steps": probe.best_summary["step"],
-                "probe_fcd": probe.best_fcd,
-                **{k: v for k, v in scores.items() if not isinstance(v, (list, dict))},
-            },
+            with_scores(
+                {
+                    **base,
+                    "generator": "best",
+                    "minutes": float(FLAGS.minutes[-1]),
+                    "best_epoch": probe.best_epoch,
+                    "steps": probe.best_summary["step"],
+                    "probe_fcd": probe.best_fcd,
+                },
+                scores,
+            ),
         )
 
 

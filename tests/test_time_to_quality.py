@@ -68,33 +68,22 @@ def test_records_name_the_widest_vector_unit():
     assert vector_unit({"avx2", "avx512_vnni"}) == "AVX2"
 
 
-@pytest.mark.parametrize("overrides", [{}, {"mixed_precision": "none"}])
-def test_records_carry_the_precision_that_ran(tmp_path, monkeypatch, overrides):
+def test_records_carry_the_precision_that_ran_and_scores_never_replace_it():
     # `auto` means float32 on one CPU and bfloat16 on another: the record says which ran.
-    import numpy as np
-    from absl import flags
-    from absl.testing import flagsaver
-
-    import benchmarks.budget
-    import kgan.quality
-    from benchmarks import time_to_quality
-    from benchmarks.budget import Mark
-    from benchmarks.common import load_results
-    from kgan.precision import auto_precision
-
-    def train_kgan(config, marks, score, grids, callbacks):
-        # The scores hold a `precision` of their own (precision and recall of samples).
-        scores = {"fcd": 3.0, "precision": 0.5}
-        return [Mark(60.0, 10, scores, np.zeros((8, 8, 1), np.uint8))], None
-
-    monkeypatch.setattr(benchmarks.budget, "train_kgan", train_kgan)
-    monkeypatch.setattr(kgan.quality, "evaluate_generator", lambda *a, **k: {"fcd": 3.0})
-    monkeypatch.setattr(time_to_quality, "RESULTS", str(tmp_path))
-    if not flags.FLAGS.is_parsed():
-        flags.FLAGS(["time_to_quality"])
-    out = str(tmp_path / "ttq.jsonl")
-    with flagsaver.flagsaver(minutes=["1"], out=out):
-        time_to_quality.run("mnist", "kgan", {"eval_every": 0, **overrides})
-    (record,) = load_results(out)
-    assert record["mixed_precision"] == overrides.get("mixed_precision", auto_precision())
-    assert record["fcd"] == 3.0 and record["steps"] == 10 and record["precision"] == 0.5
+    base = ttq.run_base("emoji64", "kgan", 1, "batch_size=16", "mixed_bfloat16")
+    assert base == {
+        "benchmark": "time_to_quality",
+        "dataset": "emoji64",
+        "recipe": "kgan",
+        "seed": 1,
+        "set": "batch_size=16",
+        "mixed_precision": "mixed_bfloat16",
+    }
+    assert "set" not in ttq.run_base("mnist", "tutorial", 0, "", "none")
+    # The samples' `precision` score sits beside the run's `mixed_precision`; lists are left out.
+    record = ttq.with_scores(
+        {**base, "steps": 10}, {"fcd": 3.0, "precision": 0.6, "per_class": [1]}
+    )
+    assert record == {**base, "steps": 10, "fcd": 3.0, "precision": 0.6}
+    with pytest.raises(ValueError, match=r"scores \['seed'\] would replace"):
+        ttq.with_scores(base, {"fcd": 3.0, "seed": 0})
