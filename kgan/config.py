@@ -525,7 +525,7 @@ class Config(_Settings):
     d_batch_norm: bool = _field(
         NETWORK_DEFAULTS["d_batch_norm"],
         "Off, as in the TF tutorial; separate real/fake batches matter when on. At 64x64 "
-        "(emoji64, 16 minutes) on ended level with off (FCD 11.1 against 11.1-12.3 over two "
+        "(emoji64, 16 minutes) on ended level with off (FCD 11.1 against 11.1-12.3 over three "
         "seeds) with more rejected samples (16% against 8-10%).",
     )
     d_residual: bool = _field(
